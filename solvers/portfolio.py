@@ -1,0 +1,94 @@
+"""The ``auto`` chain shared by every family: fast heuristics first, then exact methods warm-started.
+
+A family builds its portfolio as a list of :class:`Step` and calls :func:`run_portfolio`. Each step gets
+a child budget (a share of what is left, never more), the best incumbent so far as its hint, and may
+return a better solution and/or a better bound. The chain stops as soon as the incumbent meets the best
+bound or the gap target, or the budget is spent; the result names the solver that found the incumbent
+and the one that proved the bound (``bound_source``), and ``stats`` records every step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from models import family
+from solvers.budget import Budget
+from solvers.result import Limit, Result, Status, bounds_meet, round_bound
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[Any, Budget, Any], Result]
+    #: share of the remaining budget this step may use (1.0 = all that is left)
+    share: float = 1.0
+    #: skip the step when this predicate on the instance is false (e.g. "n <= 60")
+    when: Callable[[Any], bool] | None = None
+
+
+def run_portfolio(
+    instance: Any, budget: Budget, steps: list[Step], hint: Any = None, name: str = "auto"
+) -> Result:
+    model = family(instance.PROBLEM)
+    integral = bool(getattr(model, "INTEGRAL_OBJECTIVE", False))
+    best_sol, best_obj, found_by = None, math.inf, ""
+    if hint is not None:
+        ev = model.evaluate(instance, hint)
+        if ev.feasible:
+            best_sol, best_obj, found_by = hint, ev.objective, "hint"
+    best_bound, bound_source = -math.inf, "none"
+    infeasible_by = ""
+    stats: dict[str, Any] = {}
+    for step in steps:
+        if step.when is not None and not step.when(instance):
+            continue
+        if budget.expired():
+            break
+        if best_sol is not None and (
+            bounds_meet(best_obj, best_bound) or budget.should_stop(best_obj, best_bound)
+        ):
+            break
+        sub = budget.child(fraction=step.share)
+        t = budget.elapsed()
+        res = step.run(instance, sub, best_sol)
+        stats[f"{step.name}.time_s"] = round(budget.elapsed() - t, 4)
+        if res.status is Status.INFEASIBLE:
+            infeasible_by = step.name
+            break
+        if res.solution is not None:
+            ev = model.evaluate(instance, res.solution)
+            if ev.feasible:
+                stats[f"{step.name}.objective"] = ev.objective
+                if ev.objective < best_obj:
+                    best_sol, best_obj, found_by = res.solution, ev.objective, step.name
+                    budget.report(
+                        step.name, best_obj, best_bound if best_bound > -math.inf else None, best_sol
+                    )
+        if res.bound is not None and res.bound > best_bound:
+            best_bound, bound_source = res.bound, res.bound_source or step.name
+            stats[f"{step.name}.bound"] = res.bound
+            if best_sol is not None:
+                budget.report(step.name, best_obj, best_bound, None)
+        best_bound = round_bound(best_bound, integral) or best_bound
+    if infeasible_by:
+        return Result(
+            instance.PROBLEM,
+            Status.INFEASIBLE,
+            f"{name}({infeasible_by})",
+            bound_source=infeasible_by,
+            stats=stats,
+        )
+    proved = best_sol is not None and bounds_meet(best_obj, best_bound)
+    return Result(
+        instance.PROBLEM,
+        Status.FEASIBLE if best_sol is not None else Status.NO_SOLUTION,
+        f"{name}({found_by})" if found_by else name,
+        solution=best_sol,
+        bound=None if math.isinf(best_bound) else best_bound,
+        bound_source=bound_source,
+        limit=Limit.NONE if proved else budget.limit_reason(),
+        stats=stats,
+    )
