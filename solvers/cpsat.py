@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ortools.sat.python import cp_model
 
@@ -26,7 +27,7 @@ from solvers.result import Limit
 @dataclass
 class CpSatOutcome:
     solver: cp_model.CpSolver
-    status: int  # cp_model.OPTIMAL / FEASIBLE / INFEASIBLE / MODEL_INVALID / UNKNOWN
+    status: Any  # cp_model.OPTIMAL / FEASIBLE / INFEASIBLE / MODEL_INVALID / UNKNOWN
     has_solution: bool
     bound: float | None
     limit: Limit

@@ -42,11 +42,15 @@ def run_portfolio(
     best_bound, bound_source = -math.inf, "none"
     infeasible_by = ""
     stats: dict[str, Any] = {}
+    ran = 0
     for step in steps:
         if step.when is not None and not step.when(instance):
             continue
-        if budget.expired():
+        # The first step (a fast heuristic) runs even on an exhausted budget: a client whose deadline
+        # is nearly gone still gets an incumbent rather than nothing.
+        if budget.expired() and ran > 0:
             break
+        ran += 1
         if best_sol is not None and (
             bounds_meet(best_obj, best_bound) or budget.should_stop(best_obj, best_bound)
         ):

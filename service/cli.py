@@ -1,0 +1,415 @@
+"""The ``allot`` command line. Its interface is a contract that other tools script against.
+
+::
+
+    allot solve FILE... [--format F] [--jobs N] [--time-limit S] [--solver NAME] [--output table|jsonl]
+                        [--gap-target G] [--seed K] [--deterministic] [--workers W]
+    allot validate FILE... [--format F]
+    allot convert openb NODES_CSV PODS_CSV -o OUT [--limit-pods N] [--name NAME]
+    allot convert seqlen LENGTHS_TXT -o OUT --batch-size B [--batches 3-7] [--pad-to 128] ...
+    allot generate FAMILY [--seed K] [--param key=value ...] -o OUT
+    allot serve [--address HOST:PORT] [--workers N]
+    allot solvers [--problem P]
+
+Exit status: 0 when every instance was solved (any status but INVALID/ERROR) or valid; 1 when some
+instance was invalid or failed (the others are still solved and reported); 2 for usage and file errors.
+Solutions are verified by the family's independent checker before they are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import models
+from models.common import InstanceError
+from service.formats import FORMATS, FormatError, read_file
+from solvers import Budget, Result, Status, registry
+
+log = logging.getLogger("allot")
+
+
+# --------------------------------------------------------------------------------------------------
+# solve / validate
+# --------------------------------------------------------------------------------------------------
+
+
+def _fmt_num(x: float | None, digits: int = 6) -> str:
+    if x is None:
+        return "-"
+    if math.isinf(x):
+        return "inf"
+    if float(x).is_integer():
+        return str(int(x))
+    return f"{x:.{digits}g}"
+
+
+def _fmt_gap(g: float | None) -> str:
+    if g is None:
+        return "-"
+    if math.isinf(g):
+        return "inf"
+    return f"{100 * g:.2f}%"
+
+
+class Progress:
+    """A one-line progress bar on stderr, shown only on a terminal and only for several instances."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr):
+        self.total = total
+        self.stream = stream
+        self.enabled = total > 1 and stream.isatty()
+        self.t0 = time.monotonic()
+
+    def update(self, done: int, label: str) -> None:
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(width * done / self.total)
+        elapsed = time.monotonic() - self.t0
+        line = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} {elapsed:6.1f}s {label[-40:]}"
+        self.stream.write(line.ljust(100))
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + " " * 100 + "\r")
+            self.stream.flush()
+
+
+def _table(results: list[Result], out: TextIO) -> None:
+    headers = ["instance", "problem", "status", "objective", "bound", "gap", "solver", "time_s"]
+    rows = [
+        [
+            r.instance,
+            r.problem,
+            str(r.status),
+            _fmt_num(r.objective),
+            _fmt_num(r.bound),
+            _fmt_gap(r.gap),
+            r.solver,
+            f"{r.wall_time_s:.3f}",
+        ]
+        for r in results
+    ]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    right = {3, 4, 5, 7}
+    for row in [headers, *rows]:
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        out.write("  ".join(cells).rstrip() + "\n")
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[str(r.status)] = counts.get(str(r.status), 0) + 1
+    total_time = sum(r.wall_time_s for r in results)
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    out.write(f"\n{len(results)} instance(s): {summary}; total solve time {total_time:.2f}s\n")
+
+
+def _invalid_result(name: str, problem: str, exc: InstanceError) -> Result:
+    return Result(problem or "", Status.INVALID, "", message=str(exc), instance=name)
+
+
+def _collect(files: list[str], fmt: str, jobs: int | None) -> tuple[list[tuple[str, Any]], bool]:
+    entries: list[tuple[str, Any]] = []
+    ok = True
+    for f in files:
+        try:
+            entries.extend(read_file(Path(f), fmt, jobs=jobs))
+        except FormatError as exc:
+            print(f"allot: error: {exc}", file=sys.stderr)
+            ok = False
+    return entries, ok
+
+
+def _report_invalid(name: str, exc: InstanceError) -> None:
+    print(f"allot: invalid instance {name}:", file=sys.stderr)
+    for v in exc.violations:
+        print(f"  {v}", file=sys.stderr)
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    entries, files_ok = _collect(args.files, args.format, args.jobs)
+    if not entries and not files_ok:
+        return 2
+    progress = Progress(len(entries))
+    results: list[Result] = []
+    failed = not files_ok
+    for i, (name, inst) in enumerate(entries):
+        progress.update(i, name)
+        if isinstance(inst, InstanceError):
+            _report_invalid(name, inst)
+            res = _invalid_result(name, "", inst)
+            failed = True
+        else:
+            budget = Budget(
+                args.time_limit,
+                gap_target=args.gap_target,
+                seed=args.seed,
+                deterministic=args.deterministic,
+                workers=args.workers,
+            )
+            res = registry.solve(inst, args.solver, budget).with_(instance=name)
+            if res.status in (Status.INVALID, Status.ERROR):
+                print(f"allot: {name}: {res.status}: {res.message}", file=sys.stderr)
+                failed = True
+        results.append(res)
+        if args.output == "jsonl":
+            sys.stdout.write(json.dumps(res.to_dict(), separators=(",", ":")) + "\n")
+            sys.stdout.flush()
+    progress.close()
+    if args.output == "table":
+        _table(results, sys.stdout)
+    return 1 if failed else 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    entries, ok = _collect(args.files, args.format, args.jobs)
+    for name, inst in entries:
+        if isinstance(inst, InstanceError):
+            _report_invalid(name, inst)
+            ok = False
+        else:
+            print(f"{name}: valid {inst.PROBLEM} instance")
+    return 0 if ok else 1
+
+
+# --------------------------------------------------------------------------------------------------
+# convert / generate
+# --------------------------------------------------------------------------------------------------
+
+
+def _write_json(doc: Any, out: str) -> None:
+    text = json.dumps(doc, indent=1) + "\n"
+    if out == "-":
+        sys.stdout.write(text)
+        return
+    path = Path(out)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)  # never leave a half-written file behind
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def _parse_batches(spec: str | None) -> list[int] | None:
+    if not spec:
+        return None
+    out: list[int] = []
+    for part in spec.split(","):
+        if "-" in part:
+            a, b = part.split("-", 1)
+            out.extend(range(int(a), int(b) + 1))
+        else:
+            out.append(int(part))
+    return out
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    try:
+        if args.source == "openb":
+            from models import pod_packing
+
+            inst = pod_packing.read_openb(
+                Path(args.nodes).read_text(),
+                Path(args.pods).read_text(),
+                name=args.name or Path(args.pods).stem,
+                limit_pods=args.limit_pods,
+            )
+            _write_json(inst.to_dict(), args.output)
+        else:
+            from models import seq_parallel
+
+            cost_model: Any = args.cost_model
+            if cost_model.endswith(".json"):
+                cost_model = json.loads(Path(cost_model).read_text())
+            instances = seq_parallel.read_token_lengths(
+                Path(args.lengths).read_text(),
+                batch_size=args.batch_size,
+                batches=_parse_batches(args.batches),
+                pad_to=args.pad_to,
+                max_length=args.max_length,
+                cluster={
+                    "num_gpus": args.num_gpus,
+                    "gpus_per_node": args.gpus_per_node,
+                    "memory_mb": args.memory_mb,
+                },
+                cost_model=cost_model,
+                name=args.name or Path(args.lengths).stem,
+            )
+            docs = [i.to_dict() for i in instances]
+            _write_json(docs[0] if len(docs) == 1 else docs, args.output)
+    except InstanceError as exc:
+        print("allot: error: the converted instance is invalid:", file=sys.stderr)
+        for v in exc.violations:
+            print(f"  {v}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as exc:
+        print(f"allot: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    import importlib
+
+    module = importlib.import_module(f"instances.{args.family}")
+    try:
+        inst = module.generate(args.seed, **dict(args.param or []))
+    except (TypeError, ValueError, InstanceError) as exc:
+        print(f"allot: error: {exc}", file=sys.stderr)
+        return 2
+    _write_json(inst.to_dict(), args.output)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# serve / solvers
+# --------------------------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from service.server import serve
+
+    try:
+        asyncio.run(
+            serve(
+                args.address,
+                workers=args.workers,
+                max_tasks=args.max_tasks,
+                grace_s=args.grace,
+                memory_limit_mb=args.memory_limit_mb,
+            )
+        )
+    except RuntimeError as exc:
+        print(f"allot: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_solvers(args: argparse.Namespace) -> int:
+    problems = [args.problem] if args.problem else list(models.FAMILIES)
+    for p in problems:
+        print(p)
+        for info in registry.solvers_for(p).values():
+            print(f"  {info.name:<12} {info.kind:<10} {info.description}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def _positive_float(text: str) -> float:
+    v = float(text)
+    if not (v >= 0 and math.isfinite(v)):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="allot", description="Scheduling and placement solver service")
+    p.add_argument("-v", "--verbose", action="store_true", help="log solver progress to stderr")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("solve", help="solve instance files and print results")
+    s.add_argument("files", nargs="+", metavar="FILE")
+    s.add_argument("--format", choices=FORMATS, default="auto")
+    s.add_argument(
+        "--jobs", type=int, help="jobs per instance for orlib-wt files (default: from the file name)"
+    )
+    s.add_argument(
+        "--time-limit", type=_positive_float, default=10.0, help="seconds per instance (default 10)"
+    )
+    s.add_argument("--solver", default="auto", help="solver name (see `allot solvers`; default auto)")
+    s.add_argument("--output", choices=("table", "jsonl"), default="table")
+    s.add_argument("--gap-target", type=_positive_float, default=0.0, help="stop at this relative gap")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--deterministic", action="store_true", help="work limits instead of wall clock")
+    s.add_argument("--workers", type=int, default=1, help="threads for exact solvers (default 1)")
+    s.set_defaults(fn=cmd_solve)
+
+    v = sub.add_parser("validate", help="check instance files without solving")
+    v.add_argument("files", nargs="+", metavar="FILE")
+    v.add_argument("--format", choices=FORMATS, default="auto")
+    v.add_argument("--jobs", type=int)
+    v.set_defaults(fn=cmd_validate)
+
+    c = sub.add_parser("convert", help="write native JSON from formats that need parameters")
+    csub = c.add_subparsers(dest="source", required=True)
+    co = csub.add_parser("openb", help="Alibaba openb node and pod CSVs -> pod packing instance")
+    co.add_argument("nodes")
+    co.add_argument("pods")
+    co.add_argument("-o", "--output", required=True)
+    co.add_argument("--limit-pods", type=int)
+    co.add_argument("--name")
+    co.set_defaults(fn=cmd_convert)
+    cs = csub.add_parser("seqlen", help="token-length list -> sequence-parallel instances (one per batch)")
+    cs.add_argument("lengths")
+    cs.add_argument("-o", "--output", required=True)
+    cs.add_argument("--batch-size", type=int, required=True)
+    cs.add_argument("--batches", help="0-based batch indices, e.g. 3-7 or 0,2,5 (default: all)")
+    cs.add_argument("--pad-to", type=int, default=1)
+    cs.add_argument("--max-length", type=int, help="drop sequences longer than this after padding")
+    cs.add_argument("--num-gpus", type=int, default=64)
+    cs.add_argument("--gpus-per-node", type=int, default=8)
+    cs.add_argument("--memory-mb", type=float, default=30720.0)
+    cs.add_argument("--cost-model", default="gpt-7b", help="preset name or a JSON file")
+    cs.add_argument("--name")
+    cs.set_defaults(fn=cmd_convert)
+
+    g = sub.add_parser("generate", help="write a random instance of a family (seeded)")
+    g.add_argument("family", choices=list(models.FAMILIES))
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--param", action="append", type=_parse_param, metavar="KEY=VALUE")
+    g.add_argument("-o", "--output", default="-")
+    g.set_defaults(fn=cmd_generate)
+
+    sv = sub.add_parser("serve", help="run the gRPC server")
+    sv.add_argument("--address", default="127.0.0.1:50051")
+    sv.add_argument("--workers", type=int, default=2, help="solver processes (default 2)")
+    sv.add_argument("--max-tasks", type=int, default=200, help="recycle a worker after this many solves")
+    sv.add_argument("--grace", type=float, default=5.0, help="shutdown grace period in seconds")
+    sv.add_argument("--memory-limit-mb", type=int, help="address-space limit per worker")
+    sv.set_defaults(fn=cmd_serve)
+
+    ls = sub.add_parser("solvers", help="list solvers per family")
+    ls.add_argument("--problem", choices=list(models.FAMILIES))
+    ls.set_defaults(fn=cmd_solvers)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.fn(args))
+    except KeyboardInterrupt:
+        print("allot: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

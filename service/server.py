@@ -1,0 +1,294 @@
+"""``allot serve``: the grpc.aio server of ``allot.v1.Allotment``.
+
+The event loop only parses, validates and maps messages; every solve runs in the supervised spawn
+worker pool (:mod:`service.workers`), so the server stays responsive while CPU-bound solves run.
+
+Budget: ``min(options.time_limit_s or default, RPC deadline - margin)`` with
+``margin = min(1 s, 0.05 s + 10 % of the time remaining)``, so a client with a deadline receives the
+best incumbent rather than DEADLINE_EXCEEDED. A cancelled RPC cancels its job (the worker's solver sees
+the cancel event within milliseconds and the slot is free for the next request).
+
+Errors: an invalid instance or option is answered INVALID_ARGUMENT with a ``google.rpc.BadRequest``
+listing every field violation (paths as in native JSON), never a traceback. Health checking
+(``grpc.health.v1``; SERVING once the workers are warm, NOT_SERVING while shutting down) and server
+reflection are enabled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import signal
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+
+import models
+from models.common import FieldViolation, InstanceError
+from service import wire
+from service._proto.allot.v1 import allot_pb2 as pb
+from service._proto.allot.v1 import allot_pb2_grpc as pb_grpc
+from service.workers import ProgressMsg, SolveSpec, WorkerPool
+from solvers import registry
+from solvers.result import gap
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Allotment"].full_name
+DEFAULT_TIME_LIMIT_S = 10.0
+MAX_TIME_LIMIT_S = 3600.0
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
+
+def deadline_margin(remaining: float) -> float:
+    return min(1.0, 0.05 + 0.1 * remaining)
+
+
+class InvalidRequest(Exception):
+    def __init__(self, violations: list[FieldViolation]):
+        super().__init__("; ".join(map(str, violations)))
+        self.violations = violations
+
+
+def _bad_request_status(message: str, violations: list[FieldViolation]) -> grpc.Status:
+    detail = error_details_pb2.BadRequest(
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=v.path, description=v.message)
+            for v in violations
+        ]
+    )
+    packed = any_pb2.Any()
+    packed.Pack(detail)
+    st = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=message, details=[packed])
+    return rpc_status.to_status(st)
+
+
+class AllotmentServicer(pb_grpc.AllotmentServicer):
+    def __init__(self, pool: WorkerPool, *, max_workers_per_solve: int = 1):
+        self.pool = pool
+        self.max_workers_per_solve = max_workers_per_solve
+
+    # -- request handling shared by Solve and SolveStream ------------------------------------------
+    def _prepare(
+        self, request: pb.SolveRequest, context: grpc.aio.ServicerContext
+    ) -> tuple[Any, str, SolveSpec]:
+        violations: list[FieldViolation] = []
+        instance = None
+        try:
+            instance = wire.instance_from_pb(request.instance)
+        except InstanceError as exc:
+            violations.extend(FieldViolation(_prefixed(v.path), v.message) for v in exc.violations)
+        opts = request.options
+        solver = opts.solver or "auto"
+        if instance is not None:
+            known = registry.solvers_for(instance.PROBLEM)
+            if solver not in known:
+                violations.append(
+                    FieldViolation(
+                        "options.solver",
+                        f"unknown solver {solver!r} for {instance.PROBLEM}; known: {', '.join(known)}",
+                    )
+                )
+        if not math.isfinite(opts.time_limit_s) or opts.time_limit_s < 0:
+            violations.append(FieldViolation("options.time_limit_s", "must be a finite number >= 0"))
+        elif opts.time_limit_s > MAX_TIME_LIMIT_S:
+            violations.append(FieldViolation("options.time_limit_s", f"must be <= {MAX_TIME_LIMIT_S}"))
+        if not math.isfinite(opts.gap_target) or opts.gap_target < 0:
+            violations.append(FieldViolation("options.gap_target", "must be a finite number >= 0"))
+        if violations:
+            raise InvalidRequest(violations)
+        limit = opts.time_limit_s or DEFAULT_TIME_LIMIT_S
+        remaining = context.time_remaining()
+        if remaining is not None:
+            limit = max(0.0, min(limit, remaining - deadline_margin(remaining)))
+        spec = SolveSpec(
+            time_limit=limit,
+            gap_target=opts.gap_target,
+            seed=opts.seed,
+            deterministic=opts.deterministic,
+            workers=max(1, min(opts.workers or 1, self.max_workers_per_solve)),
+        )
+        return instance, solver, spec
+
+    async def _reject(self, context: grpc.aio.ServicerContext, exc: InvalidRequest) -> None:
+        st = _bad_request_status(f"invalid request: {exc}"[:2000], exc.violations)
+        await context.abort(st.code, st.details, st.trailing_metadata)
+
+    # -- RPCs ----------------------------------------------------------------------------------------
+    async def Solve(self, request: pb.SolveRequest, context: grpc.aio.ServicerContext) -> pb.SolveResponse:
+        try:
+            instance, solver, spec = self._prepare(request, context)
+        except InvalidRequest as exc:
+            await self._reject(context, exc)
+            raise AssertionError("unreachable") from None
+        res = await self.pool.submit(instance, solver, spec)
+        log.info(
+            "solve request_id=%s problem=%s status=%s objective=%s gap=%s time=%.3fs",
+            request.request_id,
+            res.problem,
+            res.status,
+            res.objective,
+            res.gap,
+            res.wall_time_s,
+        )
+        return wire.result_to_pb(res)
+
+    async def SolveStream(
+        self, request: pb.SolveRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.SolveUpdate]:
+        try:
+            instance, solver, spec = self._prepare(request, context)
+        except InvalidRequest as exc:
+            await self._reject(context, exc)
+            return
+        updates: asyncio.Queue[ProgressMsg] = asyncio.Queue()
+        task = asyncio.create_task(self.pool.submit(instance, solver, spec, updates.put_nowait))
+        try:
+            while not task.done():
+                getter = asyncio.create_task(updates.get())
+                done, _ = await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    yield pb.SolveUpdate(progress=_progress_pb(instance.PROBLEM, getter.result()))
+                else:
+                    getter.cancel()
+            while not updates.empty():
+                yield pb.SolveUpdate(progress=_progress_pb(instance.PROBLEM, updates.get_nowait()))
+            yield pb.SolveUpdate(result=wire.result_to_pb(task.result()))
+        finally:
+            if not task.done():  # the client went away: stop the solve, free the worker
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def Validate(
+        self, request: pb.ValidateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ValidateResponse:
+        out = pb.ValidateResponse()
+        try:
+            instance = wire.instance_from_pb(request.instance)
+        except InstanceError as exc:
+            out.valid = False
+            out.violations.extend(
+                pb.FieldViolation(field=_prefixed(v.path), description=v.message) for v in exc.violations
+            )
+            with contextlib.suppress(Exception):
+                out.problem = wire.instance_to_native(request.instance).get("problem", "")
+            return out
+        out.problem = instance.PROBLEM
+        out.valid = True
+        if request.HasField("solution"):
+            try:
+                solution = wire.solution_from_pb(instance.PROBLEM, request.solution)
+            except InstanceError as exc:
+                out.valid = False
+                out.violations.extend(
+                    pb.FieldViolation(
+                        field=v.path if v.path.startswith("solution") else f"solution.{v.path}",
+                        description=v.message,
+                    )
+                    for v in exc.violations
+                )
+                return out
+            ev = models.family(instance.PROBLEM).evaluate(instance, solution)
+            out.solution_violations.extend(ev.violations)
+            if ev.feasible:
+                out.objective = float(ev.objective)
+            else:
+                out.valid = False
+        return out
+
+    async def ListSolvers(
+        self, request: pb.ListSolversRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListSolversResponse:
+        if request.problem and request.problem not in models.FAMILIES:
+            await self._reject(
+                context,
+                InvalidRequest(
+                    [FieldViolation("problem", f"unknown problem; known: {', '.join(models.FAMILIES)}")]
+                ),
+            )
+        problems = [request.problem] if request.problem else list(models.FAMILIES)
+        out = pb.ListSolversResponse()
+        for p in problems:
+            for info in registry.solvers_for(p).values():
+                out.solvers.add(problem=p, name=info.name, kind=info.kind, description=info.description)
+        return out
+
+
+def _prefixed(path: str) -> str:
+    """Field paths of instance violations, as the request names them (``instance.<family>.<path>``)."""
+    return f"instance.{path}" if path else "instance"
+
+
+def _progress_pb(problem: str, p: ProgressMsg) -> pb.Progress:
+    out = pb.Progress(elapsed_s=p.elapsed_s, solver=p.solver)
+    if p.objective is not None:
+        out.objective = float(p.objective)
+    if p.bound is not None and math.isfinite(p.bound):
+        out.bound = float(p.bound)
+    g = gap(p.objective, p.bound)
+    if g is not None:
+        out.gap = g
+    if p.solution is not None:
+        out.solution.CopyFrom(wire.solution_to_pb(problem, p.solution))
+    return out
+
+
+async def serve(
+    address: str = "127.0.0.1:50051",
+    *,
+    workers: int = 2,
+    max_tasks: int = 200,
+    grace_s: float = 5.0,
+    memory_limit_mb: int | None = None,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Run the server until SIGTERM/SIGINT; then NOT_SERVING, refuse new work, finish in-flight solves."""
+    pool = WorkerPool(workers, max_tasks=max_tasks, memory_limit_mb=memory_limit_mb)
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ]
+    )
+    pb_grpc.add_AllotmentServicer_to_server(AllotmentServicer(pool), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
+    )
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise RuntimeError(f"could not bind {address}")
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    await server.start()
+    log.info("listening on %s; starting %d workers", address, workers)
+    await pool.start()
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("serving (worker warm-up %s s)", pool.warmup_seconds)
+    print(f"allot: serving allot.v1.Allotment on {address} with {workers} workers", flush=True)
+    if ready is not None:
+        ready.set()
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down: NOT_SERVING, grace %.1fs", grace_s)
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    await server.stop(grace_s)
+    await pool.close()
