@@ -1,0 +1,350 @@
+"""Numba kernels of the task-allocation heuristics (construction, repair, local search).
+
+Every kernel works on plain arrays prepared by :mod:`solvers.task_allocation._data`:
+
+``f`` / ``cost``  m x n float64 (desirability or cost, minimised);
+``dem``           R x m x n int64 demands of the *capacitated* resources only (R may be 0);
+``cap``           R x m int64 capacities;
+``allowed``       m x n bool (forbidden pairs and pairs that exceed a capacity alone are False).
+
+Kernels never loop unboundedly: the local searches take a number of passes / moves and return how
+many improving moves they made, so the Python caller polls the budget between calls.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+INF = np.inf
+
+
+@njit(cache=True)
+def _fits(dem: np.ndarray, resid: np.ndarray, i: int, j: int) -> bool:
+    for r in range(dem.shape[0]):  # noqa: SIM110 (Numba: no generator all())
+        if dem[r, i, j] > resid[r, i]:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _top2(
+    f: np.ndarray, dem: np.ndarray, resid: np.ndarray, allowed: np.ndarray, j: int
+) -> tuple[int, float, int, float]:
+    b1, v1, b2, v2 = -1, INF, -1, INF
+    for i in range(f.shape[0]):
+        if not allowed[i, j] or not _fits(dem, resid, i, j):
+            continue
+        v = f[i, j]
+        if v < v1:
+            b2, v2 = b1, v1
+            b1, v1 = i, v
+        elif v < v2:
+            b2, v2 = i, v
+    return b1, v1, b2, v2
+
+
+@njit(cache=True)
+def construct_regret(f: np.ndarray, dem: np.ndarray, cap: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """MTHG-style regret construction: repeatedly assign the task whose best and second-best feasible
+    agents differ most (a task with one feasible agent left first) to its best agent.
+
+    Only tasks whose best or second agent was the one just loaded are re-scored (an agent's residual
+    capacity only shrinks, so other tasks' top two are unchanged). Returns -1 everywhere on failure.
+    """
+    n = f.shape[1]
+    resid = cap.copy()
+    assign = np.full(n, -1, dtype=np.int64)
+    b1 = np.empty(n, dtype=np.int64)
+    b2 = np.empty(n, dtype=np.int64)
+    v1 = np.empty(n, dtype=np.float64)
+    v2 = np.empty(n, dtype=np.float64)
+    for j in range(n):
+        b1[j], v1[j], b2[j], v2[j] = _top2(f, dem, resid, allowed, j)
+    for _ in range(n):
+        pick, best_regret, best_v = -1, -1.0, INF
+        for j in range(n):
+            if assign[j] >= 0:
+                continue
+            if b1[j] < 0:
+                assign[:] = -1
+                return assign
+            regret = INF if b2[j] < 0 else v2[j] - v1[j]
+            if regret > best_regret or (regret == best_regret and v1[j] < best_v):
+                pick, best_regret, best_v = j, regret, v1[j]
+        i = b1[pick]
+        assign[pick] = i
+        for r in range(dem.shape[0]):
+            resid[r, i] -= dem[r, i, pick]
+        for j in range(n):
+            if assign[j] < 0 and (b1[j] == i or b2[j] == i):
+                b1[j], v1[j], b2[j], v2[j] = _top2(f, dem, resid, allowed, j)
+    return assign
+
+
+@njit(cache=True)
+def construct_lpt(p: np.ndarray, dem: np.ndarray, cap: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Makespan construction: tasks by decreasing smallest load (LPT), each onto the feasible agent whose
+    finishing load is smallest (ties: the smaller own load). -1 everywhere on failure."""
+    m, n = p.shape
+    key = np.empty(n, dtype=np.float64)
+    for j in range(n):
+        best = INF
+        for i in range(m):
+            if allowed[i, j] and p[i, j] < best:
+                best = p[i, j]
+        key[j] = -best
+    order = np.argsort(key, kind="mergesort")
+    resid = cap.copy()
+    load = np.zeros(m, dtype=np.float64)
+    assign = np.full(n, -1, dtype=np.int64)
+    for t in range(n):
+        j = order[t]
+        bi, bv, bp = -1, INF, INF
+        for i in range(m):
+            if not allowed[i, j] or not _fits(dem, resid, i, j):
+                continue
+            v = load[i] + p[i, j]
+            if v < bv or (v == bv and p[i, j] < bp):
+                bi, bv, bp = i, v, p[i, j]
+        if bi < 0:
+            assign[:] = -1
+            return assign
+        assign[j] = bi
+        load[bi] += p[bi, j]
+        for r in range(dem.shape[0]):
+            resid[r, bi] -= dem[r, bi, j]
+    return assign
+
+
+@njit(cache=True)
+def _loads(assign: np.ndarray, dem: np.ndarray) -> np.ndarray:
+    R, m, n = dem.shape
+    loads = np.zeros((R, m), dtype=np.int64)
+    for j in range(n):
+        i = assign[j]
+        for r in range(R):
+            loads[r, i] += dem[r, i, j]
+    return loads
+
+
+@njit(cache=True)
+def _over(loads: np.ndarray, cap: np.ndarray, r: int, i: int, delta: int) -> int:
+    x = loads[r, i] + delta - cap[r, i]
+    return x if x > 0 else 0
+
+
+@njit(cache=True)
+def repair(
+    assign: np.ndarray, cost: np.ndarray, dem: np.ndarray, cap: np.ndarray, allowed: np.ndarray, moves: int
+) -> int:
+    """Reduce total capacity excess Σ max(0, load - cap) by shift and swap moves (ties: cheaper cost).
+
+    ``assign`` must use allowed pairs only. Modifies it in place; returns the remaining excess (0 means
+    feasible), after at most ``moves`` moves.
+    """
+    R, m, n = dem.shape
+    loads = _loads(assign, dem)
+    excess = 0
+    for r in range(R):
+        for i in range(m):
+            excess += _over(loads, cap, r, i, 0)
+    for _ in range(moves):
+        if excess == 0:
+            return 0
+        best_d, best_c, bj, bk, bi = 0, 0.0, -1, -1, -1
+        for j in range(n):
+            a = assign[j]
+            over_a = False
+            for r in range(R):
+                if loads[r, a] > cap[r, a]:
+                    over_a = True
+            if not over_a:
+                continue
+            for i in range(m):  # shift j: a -> i
+                if i == a or not allowed[i, j]:
+                    continue
+                d = 0
+                for r in range(R):
+                    d += _over(loads, cap, r, a, -dem[r, a, j]) - _over(loads, cap, r, a, 0)
+                    d += _over(loads, cap, r, i, dem[r, i, j]) - _over(loads, cap, r, i, 0)
+                c = cost[i, j] - cost[a, j]
+                if d < best_d or (d == best_d and d < 0 and c < best_c):
+                    best_d, best_c, bj, bk, bi = d, c, j, -1, i
+            for k in range(n):  # swap j (on a) with k (on b)
+                b = assign[k]
+                if b == a or not allowed[b, j] or not allowed[a, k]:
+                    continue
+                d = 0
+                for r in range(R):
+                    da = dem[r, a, k] - dem[r, a, j]
+                    db = dem[r, b, j] - dem[r, b, k]
+                    d += _over(loads, cap, r, a, da) - _over(loads, cap, r, a, 0)
+                    d += _over(loads, cap, r, b, db) - _over(loads, cap, r, b, 0)
+                c = cost[b, j] + cost[a, k] - cost[a, j] - cost[b, k]
+                if d < best_d or (d == best_d and d < 0 and c < best_c):
+                    best_d, best_c, bj, bk, bi = d, c, j, k, -1
+        if bj < 0:
+            return excess
+        a = assign[bj]
+        if bk < 0:
+            for r in range(R):
+                loads[r, a] -= dem[r, a, bj]
+                loads[r, bi] += dem[r, bi, bj]
+            assign[bj] = bi
+        else:
+            b = assign[bk]
+            for r in range(R):
+                loads[r, a] += dem[r, a, bk] - dem[r, a, bj]
+                loads[r, b] += dem[r, b, bj] - dem[r, b, bk]
+            assign[bj] = b
+            assign[bk] = a
+        excess += best_d
+    return excess
+
+
+@njit(cache=True)
+def improve_cost(
+    assign: np.ndarray, cost: np.ndarray, dem: np.ndarray, cap: np.ndarray, allowed: np.ndarray, passes: int
+) -> int:
+    """Shift / swap descent on Σ cost for a feasible ``assign`` (in place): each pass tries, for every
+    task, its best improving shift, then first-improvement swaps with every other task. Returns the
+    number of improving moves made in at most ``passes`` passes (0: a local optimum)."""
+    R, m, n = dem.shape
+    loads = _loads(assign, dem)
+    total = 0
+    for _ in range(passes):
+        moved = 0
+        for j in range(n):
+            a = assign[j]
+            bi, bd = -1, 0.0
+            for i in range(m):
+                if i == a or not allowed[i, j]:
+                    continue
+                d = cost[i, j] - cost[a, j]
+                if d >= bd:
+                    continue
+                ok = True
+                for r in range(R):
+                    if loads[r, i] + dem[r, i, j] > cap[r, i]:
+                        ok = False
+                        break
+                if ok:
+                    bi, bd = i, d
+            if bi >= 0:
+                for r in range(R):
+                    loads[r, a] -= dem[r, a, j]
+                    loads[r, bi] += dem[r, bi, j]
+                assign[j] = bi
+                moved += 1
+        for j in range(n):
+            for k in range(j + 1, n):
+                a = assign[j]
+                b = assign[k]
+                if a == b or not allowed[b, j] or not allowed[a, k]:
+                    continue
+                d = cost[b, j] + cost[a, k] - cost[a, j] - cost[b, k]
+                if d >= 0:
+                    continue
+                ok = True
+                for r in range(R):
+                    if loads[r, a] - dem[r, a, j] + dem[r, a, k] > cap[r, a]:
+                        ok = False
+                        break
+                    if loads[r, b] - dem[r, b, k] + dem[r, b, j] > cap[r, b]:
+                        ok = False
+                        break
+                if ok:
+                    for r in range(R):
+                        loads[r, a] += dem[r, a, k] - dem[r, a, j]
+                        loads[r, b] += dem[r, b, j] - dem[r, b, k]
+                    assign[j] = b
+                    assign[k] = a
+                    moved += 1
+        total += moved
+        if moved == 0:
+            break
+    return total
+
+
+@njit(cache=True)
+def improve_makespan(
+    assign: np.ndarray, p: np.ndarray, dem: np.ndarray, cap: np.ndarray, allowed: np.ndarray, moves: int
+) -> int:
+    """Descent on the sorted load vector: move a task off a most-loaded agent ``a`` (shift, else swap)
+    so that both touched agents end strictly below ``a``'s load. Each move decreases the sorted load
+    vector lexicographically, so this terminates. Returns the number of moves made (<= ``moves``)."""
+    R, m, n = dem.shape
+    loads = _loads(assign, dem)
+    L = np.zeros(m, dtype=np.float64)
+    for j in range(n):
+        L[assign[j]] += p[assign[j], j]
+    made = 0
+    for _ in range(moves):
+        a = 0
+        for i in range(1, m):
+            if L[i] > L[a]:
+                a = i
+        top = L[a]
+        bj, bi, bv = -1, -1, top
+        for j in range(n):  # best shift off a
+            if assign[j] != a:
+                continue
+            for i in range(m):
+                if i == a or not allowed[i, j]:
+                    continue
+                v = max(L[a] - p[a, j], L[i] + p[i, j])
+                if v >= bv:
+                    continue
+                ok = True
+                for r in range(R):
+                    if loads[r, i] + dem[r, i, j] > cap[r, i]:
+                        ok = False
+                        break
+                if ok:
+                    bj, bi, bv = j, i, v
+        if bj >= 0:
+            assign[bj] = bi
+            L[a] -= p[a, bj]
+            L[bi] += p[bi, bj]
+            for r in range(R):
+                loads[r, a] -= dem[r, a, bj]
+                loads[r, bi] += dem[r, bi, bj]
+            made += 1
+            continue
+        found = False
+        for j in range(n):  # first swap off a
+            if assign[j] != a:
+                continue
+            for k in range(n):
+                b = assign[k]
+                if b == a or not allowed[b, j] or not allowed[a, k]:
+                    continue
+                na = L[a] - p[a, j] + p[a, k]
+                nb = L[b] - p[b, k] + p[b, j]
+                if na >= top or nb >= top:
+                    continue
+                ok = True
+                for r in range(R):
+                    if loads[r, a] - dem[r, a, j] + dem[r, a, k] > cap[r, a]:
+                        ok = False
+                        break
+                    if loads[r, b] - dem[r, b, k] + dem[r, b, j] > cap[r, b]:
+                        ok = False
+                        break
+                if ok:
+                    L[a] = na
+                    L[b] = nb
+                    for r in range(R):
+                        loads[r, a] += dem[r, a, k] - dem[r, a, j]
+                        loads[r, b] += dem[r, b, j] - dem[r, b, k]
+                    assign[j] = b
+                    assign[k] = a
+                    found = True
+                    break
+            if found:
+                break
+        if not found:
+            return made
+        made += 1
+    return made
