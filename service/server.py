@@ -85,7 +85,7 @@ class AllotmentServicer(pb_grpc.AllotmentServicer):
         try:
             instance = wire.instance_from_pb(request.instance)
         except InstanceError as exc:
-            violations.extend(FieldViolation(_prefixed(v.path), v.message) for v in exc.violations)
+            violations.extend(_prefixed(request.instance, exc))
         opts = request.options
         solver = opts.solver or "auto"
         if instance is not None:
@@ -177,7 +177,8 @@ class AllotmentServicer(pb_grpc.AllotmentServicer):
         except InstanceError as exc:
             out.valid = False
             out.violations.extend(
-                pb.FieldViolation(field=_prefixed(v.path), description=v.message) for v in exc.violations
+                pb.FieldViolation(field=v.path, description=v.message)
+                for v in _prefixed(request.instance, exc)
             )
             with contextlib.suppress(Exception):
                 out.problem = wire.instance_to_native(request.instance).get("problem", "")
@@ -223,9 +224,18 @@ class AllotmentServicer(pb_grpc.AllotmentServicer):
         return out
 
 
-def _prefixed(path: str) -> str:
-    """Field paths of instance violations, as the request names them (``instance.<family>.<path>``)."""
-    return f"instance.{path}" if path else "instance"
+def _prefixed(inst: pb.Instance, exc: InstanceError) -> list[FieldViolation]:
+    """Instance violations with paths as the request names them: ``instance.smtt.due_dates[3]``
+    (or ``instance.json.due_dates[3]`` for a native JSON payload)."""
+    kind = inst.WhichOneof("kind")
+    out = []
+    for v in exc.violations:
+        if v.path.startswith("instance"):
+            out.append(v)
+        else:
+            base = f"instance.{kind}" if kind else "instance"
+            out.append(FieldViolation(f"{base}.{v.path}" if v.path else base, v.message))
+    return out
 
 
 def _progress_pb(problem: str, p: ProgressMsg) -> pb.Progress:

@@ -27,6 +27,14 @@ from service._proto.allot.v1 import allot_pb2 as pb
 from solvers.result import Limit, Result, Status
 
 _ROW_TYPES = {"allot.v1.IntRow"}
+_INT_TYPES = {
+    FieldDescriptor.TYPE_INT32,
+    FieldDescriptor.TYPE_INT64,
+    FieldDescriptor.TYPE_UINT32,
+    FieldDescriptor.TYPE_UINT64,
+    FieldDescriptor.TYPE_SINT32,
+    FieldDescriptor.TYPE_SINT64,
+}
 
 STATUS_TO_PB = {
     Status.OPTIMAL: pb.OPTIMAL,
@@ -66,6 +74,57 @@ def _scalar_or_message(fd: FieldDescriptor, value: Any) -> Any:
     if fd.type == FieldDescriptor.TYPE_MESSAGE:
         return message_to_native(value)
     return value
+
+
+def native_to_message(doc: Any, msg: Message, path: str = "") -> Message:
+    """Fill ``msg`` from a native document (the inverse of :func:`message_to_native`), for clients.
+
+    Raises ValueError naming the field when the document does not fit the message.
+    """
+    if msg.DESCRIPTOR.full_name in _ROW_TYPES:
+        msg.values.extend(int(v) for v in doc)
+        return msg
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path or 'document'}: expected an object")
+    for key, value in doc.items():
+        if value is None:
+            continue
+        fd = msg.DESCRIPTOR.fields_by_name.get(key)
+        here = f"{path}.{key}" if path else key
+        if fd is None:
+            raise ValueError(f"{here}: no such field in {msg.DESCRIPTOR.full_name}")
+        target = getattr(msg, key)
+        if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+            kfd = fd.message_type.fields_by_name["key"]
+            vfd = fd.message_type.fields_by_name["value"]
+            for k, v in value.items():
+                kk = int(k) if kfd.type in _INT_TYPES else k
+                if vfd.type == FieldDescriptor.TYPE_MESSAGE:
+                    native_to_message(v, target[kk], f"{here}[{k}]")
+                else:
+                    target[kk] = v
+        elif fd.label == FieldDescriptor.LABEL_REPEATED:
+            if fd.type == FieldDescriptor.TYPE_MESSAGE:
+                for i, item in enumerate(value):
+                    native_to_message(item, target.add(), f"{here}[{i}]")
+            else:
+                target.extend(value)
+        elif fd.type == FieldDescriptor.TYPE_MESSAGE:
+            if fd.message_type.full_name == "allot.v1.CostModel" and isinstance(value, str):
+                target.preset = value
+            else:
+                native_to_message(value, target, here)
+        else:
+            setattr(msg, key, value)
+    return msg
+
+
+def instance_to_pb(doc: dict[str, Any]) -> pb.Instance:
+    """A typed ``Instance`` message from a native document (its ``problem`` picks the message)."""
+    out = pb.Instance()
+    body = {k: v for k, v in doc.items() if k != "problem"}
+    native_to_message(body, getattr(out, doc["problem"]))
+    return out
 
 
 def instance_to_native(inst: pb.Instance) -> dict[str, Any]:
