@@ -9,7 +9,6 @@ BIN     = $(VENV)/bin
 
 $(BIN)/allot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(BIN)/allot
 
