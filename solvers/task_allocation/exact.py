@@ -100,28 +100,25 @@ def _build_highs(a: Arrays, budget: Budget, integral: bool) -> tuple[Any, np.nda
     if a.makespan:
         rows_lo += [-highspy.kHighsInf] * a.m
         rows_hi += [0.0] * a.m
-    # column-wise matrix
-    starts = [0]
-    index: list[int] = []
-    value: list[float] = []
-    for k in range(P):
-        i, j = int(agents[k]), int(tasks[k])
-        index.append(j)
-        value.append(1.0)
-        for r in range(R):
-            d = int(a.dem[r, i, j])
-            if d:
-                index.append(a.n + r * a.m + i)
-                value.append(float(d))
-        if a.makespan and a.obj[i, j]:
-            index.append(a.n + R * a.m + i)
-            value.append(float(a.obj[i, j]))
-        starts.append(len(index))
+    # column-wise matrix, vectorised: per pair column its assignment row, its capacity rows, its load row
+    rows = [tasks[:, None]]
+    vals = [np.ones((P, 1))]
+    for r in range(R):
+        rows.append((a.n + r * a.m + agents)[:, None])
+        vals.append(a.dem[r, agents, tasks].astype(np.float64)[:, None])
     if a.makespan:
-        for i in range(a.m):
-            index.append(a.n + R * a.m + i)
-            value.append(-1.0)
-        starts.append(len(index))
+        rows.append((a.n + R * a.m + agents)[:, None])
+        vals.append(a.obj[agents, tasks][:, None])
+    row_m = np.hstack(rows)
+    val_m = np.hstack(vals)
+    keep = val_m != 0
+    index = row_m[keep]
+    value = val_m[keep]
+    starts = np.concatenate(([0], np.cumsum(keep.sum(axis=1))))
+    if a.makespan:
+        index = np.concatenate((index, a.n + R * a.m + np.arange(a.m)))
+        value = np.concatenate((value, -np.ones(a.m)))
+        starts = np.append(starts, len(index))
     lp = highspy.HighsLp()
     lp.num_col_ = ncol
     lp.num_row_ = len(rows_lo)
@@ -229,6 +226,10 @@ def run_cpsat(inst: Instance, budget: Budget, hint: Solution | None = None) -> R
         by_agent[i].append(k)
     for ks in by_task:
         model.add_exactly_one(xs[k] for k in ks)
+    if budget.should_stop():
+        return Result(
+            PROBLEM, Status.NO_SOLUTION, "cpsat", limit=budget.limit_reason(), stats={"pairs": len(xs)}
+        )
     for r in range(a.dem.shape[0]):
         for i in range(a.m):
             ks = by_agent[i]
@@ -247,6 +248,10 @@ def run_cpsat(inst: Instance, budget: Budget, hint: Solution | None = None) -> R
     if x0 is not None:
         for k, x in enumerate(xs):
             model.add_hint(x, bool(x0[tasks[k]] == agents[k]))
+    if budget.should_stop():  # building a large model in Python can eat a short budget
+        return Result(
+            PROBLEM, Status.NO_SOLUTION, "cpsat", limit=budget.limit_reason(), stats={"pairs": len(xs)}
+        )
     out = solve_cpsat(model, budget)
     stats = {"pairs": len(xs), "branches": out.solver.num_branches, "conflicts": out.solver.num_conflicts}
     if out.infeasible:
