@@ -1,0 +1,32 @@
+"""SMTT (1||ΣwjTj) solvers. Importing this package registers them with :mod:`solvers.registry`.
+
+* :mod:`~solvers.smtt.rules`  dispatching rules (heuristic): edd, spt, wspt, mdd, atc, rules;
+* :mod:`~solvers.smtt.ls`     Numba iterated local search (heuristic): ls;
+* :mod:`~solvers.smtt.cpsat`  CP-SAT with dominance precedences (exact): cpsat;
+* :mod:`~solvers.smtt.mip`    linear-ordering MIP on HiGHS, small n (exact): mip;
+* :mod:`~solvers.smtt.auto`   portfolio rules -> ls -> cpsat: auto;
+* :mod:`~solvers.smtt.bounds` the cheap proved bound registered with ``register_bound``.
+
+Later methods (dynasearch, DP / branch and bound, Lagrangian bounds) add a module here and a line to
+the portfolio's step list.
+"""
+
+from solvers.registry import register_bound, register_warmup
+from solvers.smtt import auto, cpsat, kernels, ls, mip, rules
+from solvers.smtt.bounds import best_bound
+
+PROBLEM = "smtt"
+
+
+@register_bound(PROBLEM)
+def _bound(instance: object) -> tuple[float, str]:
+    value, name = best_bound(instance)  # type: ignore[arg-type]
+    return float(value), name
+
+
+@register_warmup(PROBLEM)
+def _warmup() -> None:
+    kernels.warm()
+
+
+__all__ = ["auto", "cpsat", "ls", "mip", "rules"]
