@@ -16,6 +16,9 @@ Backends
            CBC's best bound is not exposed by PuLP, so a bound is reported only when CBC proved
            optimality with a zero gap target; cancellation only acts through the time limit.
 
+The backends are imported with this module (at registration / worker warm-up), so no request pays
+their import time inside its budget.
+
 Measured (2 cores, 10 s each, greedy hint): HiGHS proves gap1-12 and Chu-Beasley A-C quickly and is the
 strongest backend on the large Yagiura instances; CP-SAT without a relaxation-based search lags far
 behind on them (ENGINEERING.md reports +133 % on e801600). ``auto`` therefore uses HiGHS.
@@ -27,10 +30,15 @@ import math
 import time
 from typing import Any
 
+import highspy
 import numpy as np
+import pulp
+from ortools.sat.python import cp_model
 
 from models.task_allocation import PROBLEM, Instance, Solution
 from solvers.budget import Budget
+from solvers.cpsat import solve_cpsat
+from solvers.highs import new_highs, run_highs
 from solvers.registry import register
 from solvers.result import Limit, Result, Status
 from solvers.task_allocation._data import Arrays, arrays
@@ -74,10 +82,6 @@ def _decode(a: Arrays, agents: np.ndarray, tasks: np.ndarray, values: np.ndarray
 
 
 def _build_highs(a: Arrays, budget: Budget, integral: bool) -> tuple[Any, np.ndarray, np.ndarray]:
-    import highspy
-
-    from solvers.highs import new_highs
-
     agents, tasks = _pairs(a)
     P = len(agents)
     ncol = P + (1 if a.makespan else 0)
@@ -140,10 +144,6 @@ def _build_highs(a: Arrays, budget: Budget, integral: bool) -> tuple[Any, np.nda
 
 @register(PROBLEM, "mip", "exact", "HiGHS MIP (binary pair variables), warm-started, dual bound")
 def run_mip(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
-    import highspy
-
-    from solvers.highs import run_highs
-
     a = arrays(inst)
     if a.orphans:
         return _infeasible(a, "mip")
@@ -193,8 +193,6 @@ def run_mip(inst: Instance, budget: Budget, hint: Solution | None = None) -> Res
 
 @register(PROBLEM, "lp", "exact", "LP relaxation (HiGHS): a lower bound only, no solution")
 def run_lp(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
-    from solvers.highs import run_highs
-
     a = arrays(inst)
     if a.orphans:
         return _infeasible(a, "lp")
@@ -209,22 +207,24 @@ def run_lp(inst: Instance, budget: Budget, hint: Solution | None = None) -> Resu
 
 @register(PROBLEM, "cpsat", "exact", "CP-SAT: exactly-one per task, linear capacities, hinted")
 def run_cpsat(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
-    from ortools.sat.python import cp_model
-
-    from solvers.cpsat import solve_cpsat
-
     a = arrays(inst)
     if a.orphans:
         return _infeasible(a, "cpsat")
     agents, tasks = _pairs(a)
     model = cp_model.CpModel()
-    xs = [model.new_bool_var(f"x{i}_{j}") for i, j in zip(agents, tasks, strict=True)]
+    xs = []
+    for k in range(len(agents)):  # building a large model in Python is slow: poll the budget
+        if k % 4096 == 0 and budget.should_stop():
+            return Result(PROBLEM, Status.NO_SOLUTION, "cpsat", limit=budget.limit_reason())
+        xs.append(model.new_bool_var(f"x{agents[k]}_{tasks[k]}"))
     by_task: list[list[int]] = [[] for _ in range(a.n)]
     by_agent: list[list[int]] = [[] for _ in range(a.m)]
     for k, (i, j) in enumerate(zip(agents, tasks, strict=True)):
         by_task[j].append(k)
         by_agent[i].append(k)
-    for ks in by_task:
+    for j, ks in enumerate(by_task):
+        if j % 256 == 0 and budget.should_stop():
+            return Result(PROBLEM, Status.NO_SOLUTION, "cpsat", limit=budget.limit_reason())
         model.add_exactly_one(xs[k] for k in ks)
     if budget.should_stop():
         return Result(
@@ -232,6 +232,8 @@ def run_cpsat(inst: Instance, budget: Budget, hint: Solution | None = None) -> R
         )
     for r in range(a.dem.shape[0]):
         for i in range(a.m):
+            if budget.should_stop():
+                return Result(PROBLEM, Status.NO_SOLUTION, "cpsat", limit=budget.limit_reason())
             ks = by_agent[i]
             terms = [(int(a.dem[r, i, tasks[k]]), xs[k]) for k in ks if a.dem[r, i, tasks[k]]]
             if terms and sum(c for c, _ in terms) > a.cap[r, i]:
@@ -276,8 +278,6 @@ def run_cpsat(inst: Instance, budget: Budget, hint: Solution | None = None) -> R
 
 @register(PROBLEM, "pulp", "exact", "The MIP through PuLP's CBC (subprocess); bound only when proved")
 def run_pulp(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
-    import pulp
-
     a = arrays(inst)
     if a.orphans:
         return _infeasible(a, "pulp")
