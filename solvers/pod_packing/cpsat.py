@@ -1,0 +1,468 @@
+"""Exact CP-SAT model of pod packing (``cpsat``): every constraint kind, the lexicographic objective as
+one mixed-radix weighted sum (the same weights as :func:`models.pod_packing.objective_weights`).
+
+Formulation
+-----------
+*Agents* are the pending pods and the running pods. Node-level filters (unschedulable, taints,
+selector/affinity, GPU count/model, requests fit the empty node) are applied in Python, so a pending
+pod ``p`` gets a literal ``x[p,n]`` only for nodes that pass them. A running pod is *fixed* (always on
+its node) unless it is evictable and evictions or moves are allowed; then it has ``stay``, ``evict``
+(when allowed) and ``move[r,n]`` (when ``max_moves > 0``) literals with ``stay + evict + sum move = 1``.
+"New" literals are ``x`` and ``move``; presence on a node is new literals plus ``stay``.
+
+* resources: per node and resource, sum of requests of the agents present <= allocatable; a node whose
+  fixed load already exceeds a capacity only gets these constraints when it receives a new agent
+  (the checker's "nodes receiving new pods" rule);
+* GPU devices: a new GPU agent on node ``n`` picks ``count`` devices (``y`` literals); per device the
+  milli of present agents (staying agents on their given devices) <= 1000;
+* anti-affinity, for a term of ``A`` selecting ``B`` and each domain ``v``:
+  ``new(A,v) + present(B,v) <= 1`` and ``present(A,v) + new(B,v) <= 1`` (two staying pods are exempt);
+* affinity of ``P`` (terms ``T``): P only on nodes carrying every key; for each term and domain
+  ``new(P,v) <= sum over Q matching all T of present(Q,v) + first``, where ``first`` (only if P matches
+  its own terms) forbids every such Q from nodes carrying any of the keys;
+* topology spread (DoNotSchedule): with ``cnt_d`` the matching agents present on eligible nodes of
+  domain ``d``, ``new(P,D) => cnt_D - cnt_d <= max_skew`` for every other eligible domain ``d`` — this is
+  exactly the checker's "count(others in D) + self - min(others)" on the final state;
+* gangs: equal ``placed`` for all members; moves <= ``max_moves``; an eviction needs a new pod of
+  strictly higher priority on the victim's node.
+
+Objective: sum of weight * component with ``unplaced = level size - sum placed``, disruption
+``(rank+1) * (evict + moves)`` and the packing term (``fewest_nodes``: one "used" literal per node;
+``spread``: an integer >= every node's pod count; ``least_fragmentation``: per device a stranded-free
+variable, 0 only if the device's free milli is 0 or >= the smallest pending request). CP-SAT's objective
+bound is a proved lower bound on the encoded objective and is reported as such. The hint (kube's
+answer in ``auto``) is passed with ``add_hint``. Symmetry breaking and level-by-level solving are
+later work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+from ortools.sat.python import cp_model
+
+from models.pod_packing import (
+    GPU_MILLI,
+    Instance,
+    Pod,
+    Solution,
+    component_maxima,
+    node_affinity_ok,
+    objective_weights,
+    running_rank,
+    smallest_gpu_request,
+    spread_matches,
+)
+from solvers.budget import Budget
+from solvers.cpsat import solve_cpsat
+from solvers.pod_packing.common import NodeFilter
+from solvers.registry import register
+from solvers.result import Result, Status
+
+Lit = Any  # cp_model literal (IntVar)
+
+
+class PodModel:
+    def __init__(self, instance: Instance):
+        self.inst = inst = instance
+        self.m = m = cp_model.CpModel()
+        self.nf = NodeFilter(inst)
+        nodes = inst.nodes
+        self.agents: list[Pod] = [*inst.pods, *inst.running]
+        P = len(inst.pods)
+        self.P = P
+        o = inst.options
+        labels = [n.labels_map for n in nodes]
+        self.labels = labels
+        # new-placement literals per agent: node -> literal
+        self.new: list[dict[int, Lit]] = [{} for _ in self.agents]
+        self.stay: list[Any] = [None] * len(self.agents)  # running: literal or 1
+        self.evict: dict[int, Lit] = {}
+        self.placed: list[Any] = []
+        for a, p in enumerate(inst.pods):
+            mask = self.nf.static(p)
+            mask = mask & self._key_mask(p)
+            for n in mask.nonzero()[0]:
+                self.new[a][int(n)] = m.new_bool_var(f"x[{a},{n}]")
+            self.placed.append(sum(self.new[a].values()) if self.new[a] else 0)
+            if self.new[a]:
+                m.add(sum(self.new[a].values()) <= 1)
+        for r, rp in enumerate(inst.running):
+            a = P + r
+            mobile = rp.evictable and (o.allow_evictions or o.max_moves > 0)
+            if not mobile:
+                self.stay[a] = 1
+                continue
+            s = m.new_bool_var(f"stay[{r}]")
+            self.stay[a] = s
+            parts: list[Any] = [s]
+            if o.allow_evictions:
+                self.evict[a] = m.new_bool_var(f"evict[{r}]")
+                parts.append(self.evict[a])
+            if o.max_moves > 0:
+                assert rp.node is not None
+                home = inst.node_index[rp.node]
+                mask = self.nf.static(rp) & self._key_mask(rp)
+                for n in mask.nonzero()[0]:
+                    if int(n) != home:
+                        self.new[a][int(n)] = m.new_bool_var(f"move[{r},{n}]")
+                parts.extend(self.new[a].values())
+            m.add(sum(parts) == 1)
+        self.home: list[int | None] = [None] * P + [
+            inst.node_index[rp.node] for rp in inst.running if rp.node is not None
+        ]
+        # presence per node: node -> list of (agent, literal or 1)
+        self.on_node: dict[int, list[tuple[int, Any]]] = defaultdict(list)
+        for a in range(len(self.agents)):
+            for n, lit in self.new[a].items():
+                self.on_node[n].append((a, lit))
+            h = self.home[a]
+            if h is not None:
+                self.on_node[h].append((a, self.stay[a]))
+        self.gpu_y: dict[tuple[int, int], list[Lit]] = {}
+        self._resources()
+        self._inter_pod()
+        self._spread()
+        self._gangs_evictions()
+        self._objective()
+
+    # -- helpers ----------------------------------------------------------------------------------------
+    def _key_mask(self, p: Pod) -> Any:
+        import numpy as np
+
+        keys = [t.topology_key for t in p.pod_affinity] + [c.topology_key for c in p.hard_spread]
+        return np.array([all(k in lab for k in keys) for lab in self.labels], dtype=bool)
+
+    def pres(self, a: int, nodes: set[int] | None = None) -> list[Any]:
+        """Terms (literals or 1) of agent a's presence on the given nodes (all nodes when None)."""
+        out = [lit for n, lit in self.new[a].items() if nodes is None or n in nodes]
+        h = self.home[a]
+        if h is not None and (nodes is None or h in nodes):
+            out.append(self.stay[a])
+        return out
+
+    def newp(self, a: int, nodes: set[int]) -> list[Any]:
+        return [lit for n, lit in self.new[a].items() if n in nodes]
+
+    def domains(self, key: str) -> dict[str, set[int]]:
+        out: dict[str, set[int]] = defaultdict(set)
+        for n, lab in enumerate(self.labels):
+            if key in lab:
+                out[lab[key]].add(n)
+        return out
+
+    # -- constraints ---------------------------------------------------------------------------------------
+    def _resources(self) -> None:
+        m, inst = self.m, self.inst
+        for n, node in enumerate(inst.nodes):
+            entries = self.on_node.get(n, [])
+            if not any(not isinstance(lit, int) for _, lit in entries):
+                continue
+            cap = node.capacity
+            fixed: dict[str, int] = defaultdict(int)
+            for a, lit in entries:
+                if isinstance(lit, int):
+                    for r, q in self.agents[a].request_map.items():
+                        fixed[r] += q
+            # GPU devices
+            dev_terms: dict[int, list[Any]] = defaultdict(list)
+            dev_fixed: dict[int, int] = defaultdict(int)
+            for a, lit in entries:
+                p = self.agents[a]
+                if p.gpu is None:
+                    continue
+                if self.home[a] == n and (lit is self.stay[a]):
+                    for g in p.gpu_indices:
+                        if isinstance(lit, int):
+                            dev_fixed[g] += p.gpu.milli
+                        else:
+                            dev_terms[g].append(p.gpu.milli * lit)
+                else:
+                    ys = [m.new_bool_var(f"y[{a},{n},{g}]") for g in range(node.gpu_count)]
+                    self.gpu_y[(a, n)] = ys
+                    m.add(sum(ys) == p.gpu.count * lit)
+                    for g, y in enumerate(ys):
+                        dev_terms[g].append(p.gpu.milli * y)
+            overloaded = any(q > cap.get(r, 0) for r, q in fixed.items()) or any(
+                v > GPU_MILLI for v in dev_fixed.values()
+            )
+            enf = None
+            if overloaded:
+                enf = m.new_bool_var(f"recv[{n}]")
+                for a, lit in entries:
+                    if not isinstance(lit, int) and self.home[a] != n:
+                        m.add_implication(lit, enf)
+            for r in inst.resources:
+                terms = [
+                    self.agents[a].request_map.get(r, 0) * lit
+                    for a, lit in entries
+                    if not isinstance(lit, int) and self.agents[a].request_map.get(r, 0)
+                ]
+                if not terms:
+                    continue
+                ct = m.add(sum(terms) + fixed.get(r, 0) <= cap.get(r, 0))
+                if enf is not None:
+                    ct.only_enforce_if(enf)
+            for g in range(node.gpu_count):
+                if dev_terms.get(g):
+                    ct = m.add(sum(dev_terms[g]) + dev_fixed.get(g, 0) <= GPU_MILLI)
+                    if enf is not None:
+                        ct.only_enforce_if(enf)
+
+    def _le1(self, left: list[Any], right: list[Any]) -> None:
+        consts = sum(1 for x in (*left, *right) if isinstance(x, int))
+        lits = [x for x in (*left, *right) if not isinstance(x, int)]
+        if not lits:
+            return
+        self.m.add(sum(lits) <= 1 - consts)
+
+    def _inter_pod(self) -> None:
+        m = self.m
+        A = len(self.agents)
+        for a in range(A):
+            pa = self.agents[a]
+            for t in pa.pod_anti_affinity:
+                doms = self.domains(t.topology_key)
+                for b in range(A):
+                    if b == a or not t.selects(pa, self.agents[b]):
+                        continue
+                    if not self.new[a] and not self.new[b]:
+                        continue
+                    for nodes in doms.values():
+                        na, nb = self.newp(a, nodes), self.newp(b, nodes)
+                        if na:
+                            pb = self.pres(b, nodes)
+                            if pb:
+                                self._le1(na, pb)
+                        if nb:
+                            pa_ = self.pres(a, nodes)
+                            if pa_:
+                                self._le1(pa_, nb)
+        for a in range(A):
+            pa = self.agents[a]
+            if not pa.pod_affinity or not self.new[a]:
+                continue
+            terms = pa.pod_affinity
+            keys = {t.topology_key for t in terms}
+            partners = [b for b in range(A) if b != a and all(t.selects(pa, self.agents[b]) for t in terms)]
+            first: Any = 0
+            if all(t.selects(pa, pa) for t in terms):
+                keyed = {n for n, lab in enumerate(self.labels) if any(k in lab for k in keys)}
+                first = m.new_bool_var(f"first[{a}]")
+                for b in partners:
+                    for x in self.pres(b, keyed):
+                        if isinstance(x, int):
+                            m.add(first == 0)
+                        else:
+                            m.add_implication(first, x.Not())
+            for t in terms:
+                for nodes in self.domains(t.topology_key).values():
+                    na = self.newp(a, nodes)
+                    if not na:
+                        continue
+                    support = [x for b in partners for x in self.pres(b, nodes)]
+                    m.add(sum(na) <= sum(support) + first)
+
+    def _spread(self) -> None:
+        m, inst = self.m, self.inst
+        A = len(self.agents)
+        for a in range(A):
+            pa = self.agents[a]
+            if not self.new[a]:
+                continue
+            for c in pa.hard_spread:
+                key = c.topology_key
+                eligible = {
+                    n for n, nd in enumerate(inst.nodes) if key in self.labels[n] and node_affinity_ok(pa, nd)
+                }
+                doms: dict[str, set[int]] = defaultdict(set)
+                for n in eligible:
+                    doms[self.labels[n][key]].add(n)
+                matching = [b for b in range(A) if spread_matches(pa, c, self.agents[b])]
+                cnt = {v: sum(x for b in matching for x in self.pres(b, nodes)) for v, nodes in doms.items()}
+                for v, nodes in doms.items():
+                    na = self.newp(a, nodes)
+                    if not na:
+                        continue
+                    b_in = m.new_bool_var(f"in[{a},{key}={v}]")
+                    m.add(sum(na) == b_in)
+                    for w in doms:
+                        if w == v:
+                            continue
+                        diff = cnt[v] - cnt[w]
+                        if isinstance(diff, int):
+                            if diff > c.max_skew:
+                                m.add(b_in == 0)
+                            continue
+                        m.add(diff <= c.max_skew).only_enforce_if(b_in)
+
+    def _gangs_evictions(self) -> None:
+        m, inst = self.m, self.inst
+        for members in inst.gangs.values():
+            first = self.placed[members[0]]
+            for i in members[1:]:
+                if isinstance(first, int) and isinstance(self.placed[i], int):
+                    continue  # both unplaceable (no candidate node)
+                m.add(self.placed[i] == first)
+        moves = [lit for a in range(self.P, len(self.agents)) for lit in self.new[a].values()]
+        if moves:
+            m.add(sum(moves) <= inst.options.max_moves)
+        for a, e in self.evict.items():
+            rp = self.agents[a]
+            h = self.home[a]
+            assert h is not None
+            helpers = [
+                self.new[p][h]
+                for p in range(self.P)
+                if h in self.new[p] and inst.pods[p].priority > rp.priority
+            ]
+            if helpers:
+                m.add(sum(helpers) >= 1).only_enforce_if(e)
+            else:
+                m.add(e == 0)
+
+    def _objective(self) -> None:
+        m, inst = self.m, self.inst
+        weights = dict(objective_weights(inst))
+        maxima = dict(component_maxima(inst))
+        obj: list[Any] = []
+        const = 0
+        for i, p in enumerate(inst.pods):
+            w = weights[f"unplaced_p{p.priority}"]
+            const += w
+            if not isinstance(self.placed[i], int):
+                obj.append(-w * self.placed[i])
+        rank = running_rank(inst)
+        wd = weights["evictions"]
+        for a in range(self.P, len(self.agents)):
+            k = rank[self.agents[a].priority] + 1
+            for lit in [*([self.evict[a]] if a in self.evict else []), *self.new[a].values()]:
+                obj.append(wd * k * lit)
+        wp = weights["packing"]
+        packing = inst.options.packing
+        if packing == "fewest_nodes":
+            for n in range(len(inst.nodes)):
+                entries = self.on_node.get(n, [])
+                if any(isinstance(lit, int) for _, lit in entries):
+                    const += wp
+                elif entries:
+                    u = m.new_bool_var(f"used[{n}]")
+                    for _, lit in entries:
+                        m.add_implication(lit, u)
+                    obj.append(wp * u)
+        elif packing == "spread":
+            mx = m.new_int_var(0, maxima["packing"], "max_pods")
+            for n in range(len(inst.nodes)):
+                entries = self.on_node.get(n, [])
+                if entries:
+                    m.add(sum(lit for _, lit in entries) <= mx)
+            obj.append(wp * mx)
+        elif packing == "least_fragmentation":
+            small = smallest_gpu_request(inst)
+            for n, node in enumerate(inst.nodes):
+                for g in range(node.gpu_count):
+                    used: list[Any] = []
+                    for a, lit in self.on_node.get(n, []):
+                        p = self.agents[a]
+                        if p.gpu is None:
+                            continue
+                        if self.home[a] == n and lit is self.stay[a]:
+                            if g in p.gpu_indices:
+                                used.append(p.gpu.milli * lit)
+                        elif (a, n) in self.gpu_y:
+                            used.append(p.gpu.milli * self.gpu_y[(a, n)][g])
+                    if all(isinstance(u, int) for u in used):
+                        free = GPU_MILLI - min(sum(used), GPU_MILLI)
+                        if 0 < free < small:
+                            const += wp * free
+                        continue
+                    free_e = GPU_MILLI - sum(used)
+                    f = m.new_int_var(0, GPU_MILLI, f"frag[{n},{g}]")
+                    b0 = m.new_bool_var(f"full[{n},{g}]")
+                    b1 = m.new_bool_var(f"roomy[{n},{g}]")
+                    m.add(free_e <= 0).only_enforce_if(b0)
+                    m.add(free_e >= small).only_enforce_if(b1)
+                    m.add(f >= free_e).only_enforce_if(b0.Not(), b1.Not())
+                    obj.append(wp * f)
+        m.minimize(sum(obj) + const)
+
+    # -- hint and extraction -----------------------------------------------------------------------------
+    def add_hint(self, sol: Solution) -> None:
+        inst, m = self.inst, self.m
+        placed = dict(sol.placements)
+        moved = dict(sol.moves)
+        evicted = set(sol.evictions)
+        gidx = dict(sol.gpu_indices)
+        for a, p in enumerate(self.agents):
+            if a < self.P:
+                target = placed.get(p.name)
+            else:
+                target = moved.get(p.name)
+                if isinstance(self.stay[a], int):
+                    continue
+                m.add_hint(self.stay[a], p.name not in moved and p.name not in evicted)
+                if a in self.evict:
+                    m.add_hint(self.evict[a], p.name in evicted)
+            tn = inst.node_index.get(target) if target is not None else None
+            for n, lit in self.new[a].items():
+                m.add_hint(lit, n == tn)
+                if (a, n) in self.gpu_y:
+                    devs = set(gidx.get(p.name, ())) if n == tn else set()
+                    for g, y in enumerate(self.gpu_y[(a, n)]):
+                        m.add_hint(y, g in devs)
+
+    def extract(self, value: Any) -> Solution:
+        inst = self.inst
+        placements: list[tuple[str, str | None]] = []
+        gpu: list[tuple[str, tuple[int, ...]]] = []
+        moves: list[tuple[str, str]] = []
+        evictions: list[str] = []
+        for a, p in enumerate(self.agents):
+            chosen = [n for n, lit in self.new[a].items() if value(lit)]
+            tn = chosen[0] if chosen else None
+            if a < self.P:
+                placements.append((p.name, None if tn is None else inst.nodes[tn].name))
+            elif tn is not None:
+                moves.append((p.name, inst.nodes[tn].name))
+            if a in self.evict and value(self.evict[a]):
+                evictions.append(p.name)
+            if tn is not None and (a, tn) in self.gpu_y:
+                gpu.append((p.name, tuple(g for g, y in enumerate(self.gpu_y[(a, tn)]) if value(y))))
+        return Solution(tuple(placements), tuple(evictions), tuple(moves), tuple(gpu))
+
+
+@register("pod_packing", "cpsat", "exact", "CP-SAT over pods x feasible nodes, lexicographic objective")
+def run_cpsat(instance: Instance, budget: Budget, hint: Any = None) -> Result:
+    t0 = time.perf_counter()
+    pm = PodModel(instance)
+    if hint is not None:
+        pm.add_hint(hint)
+    build = time.perf_counter() - t0
+    last = [float("inf")]
+
+    def on_solution(cb: cp_model.CpSolverSolutionCallback) -> None:
+        obj = cb.objective_value
+        if obj < last[0]:
+            last[0] = obj
+            budget.report("cpsat", obj, cb.best_objective_bound, None)
+
+    out = solve_cpsat(pm.m, budget, on_solution=on_solution)
+    stats: dict[str, Any] = {
+        "build_s": round(build, 4),
+        "variables": len(pm.m.proto.variables),
+        "constraints": len(pm.m.proto.constraints),
+        "cpsat_status": out.solver.status_name(out.status),
+    }
+    sol = pm.extract(out.solver.boolean_value) if out.has_solution else None
+    return Result(
+        instance.PROBLEM,
+        Status.FEASIBLE if sol is not None else Status.NO_SOLUTION,
+        "cpsat",
+        solution=sol,
+        bound=out.bound,
+        bound_source="cpsat" if out.bound is not None else "",
+        limit=out.limit,
+        stats=stats,
+    )

@@ -1,0 +1,298 @@
+"""A replica of the default kube-scheduler run over a batch of pending pods (``kube``, ``kube-most``).
+
+Queue: pods by priority descending, input order within a priority (the active queue's FIFO). Each pod
+goes through the Filter plugins of :mod:`models.pod_packing` (NodeUnschedulable, NodeResourcesFit incl.
+extended resources and the pod count, NodeAffinity/nodeSelector, TaintToleration, InterPodAffinity with
+symmetric anti-affinity and the "first pod of a self-affine series" exception, PodTopologySpread with
+DoNotSchedule, GPU share fit with accepted models), then one Score plugin, NodeResourcesFit:
+
+* ``kube`` (LeastAllocated, the default): per resource ``(capacity - requested) * 100 // capacity``;
+* ``kube-most`` (MostAllocated): ``requested * 100 // capacity`` (requested capped at capacity);
+
+over cpu and memory with weight 1 each, integer-averaged, as the scheduler does. ``requested`` is the
+node's non-zero request sum after adding the pod (a container without a cpu/memory request counts as
+100m / 200Mi, the scheduler's defaults for scoring). The best score wins; ties go to the first node in
+input order (the scheduler samples ties at random). Other score plugins (balanced allocation, taint
+and affinity preferences, spread scoring) are not replicated. GPU devices: best fit (the device with the
+least free milli that still fits a share; the lowest free whole devices for whole-GPU pods).
+
+Gangs: when the queue reaches a gang's first member, all its members are scheduled in queue order and
+rolled back if one fails. No preemption yet: running pods stay where they are (a later issue adds
+DefaultPreemption), so this solver never evicts or moves.
+
+Budget: polled between pods; pods not reached when the budget stops are left pending (the answer stays
+feasible).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from models.pod_packing import GPU_MILLI, Instance, Pod, Solution, evaluate, node_affinity_ok, spread_matches
+from solvers.budget import Budget
+from solvers.pod_packing.common import NodeFilter
+from solvers.registry import register
+from solvers.result import Result, Status
+
+DEFAULT_CPU = 100
+DEFAULT_MEMORY = 200 * 1024 * 1024
+
+
+class ClusterState:
+    """Mutable cluster state the replica schedules into (snapshot/restore for gang rollback)."""
+
+    def __init__(self, instance: Instance):
+        self.inst = instance
+        self.nf = NodeFilter(instance)
+        n = len(instance.nodes)
+        self.res = instance.resources
+        self.cap = self.nf.cap
+        self.used = np.zeros_like(self.cap)
+        self.cap_cm = np.array(
+            [[nd.capacity.get("cpu", 0), nd.capacity.get("memory", 0)] for nd in instance.nodes],
+            dtype=np.int64,
+        ).reshape(n, 2)
+        self.nz_used = np.zeros((n, 2), dtype=np.int64)
+        gmax = max((nd.gpu_count for nd in instance.nodes), default=0)
+        self.gfree = np.full((n, max(gmax, 1)), -1, dtype=np.int64)
+        for i, nd in enumerate(instance.nodes):
+            self.gfree[i, : nd.gpu_count] = GPU_MILLI
+        self.bound: list[tuple[Pod, int]] = []
+        #: newly placed pods whose affinity / hard spread must stay satisfied (final-state semantics)
+        self.watchers: list[tuple[Pod, int]] = []
+        self.labels = [nd.labels_map for nd in instance.nodes]
+        for rp in instance.running:
+            assert rp.node is not None
+            ni = instance.node_index[rp.node]
+            self._add(rp, ni, rp.gpu_indices)
+
+    # -- bookkeeping ---------------------------------------------------------------------------------
+    def _add(self, pod: Pod, ni: int, devs: tuple[int, ...]) -> None:
+        self.used[ni] += self.nf.request_vector(pod)
+        self.nz_used[ni] += self.nonzero(pod)
+        if pod.gpu is not None:
+            for g in devs:
+                self.gfree[ni, g] -= pod.gpu.milli
+        self.bound.append((pod, ni))
+
+    @staticmethod
+    def nonzero(pod: Pod) -> np.ndarray:
+        rm = pod.request_map
+        return np.array(
+            [rm.get("cpu", 0) or DEFAULT_CPU, rm.get("memory", 0) or DEFAULT_MEMORY], dtype=np.int64
+        )
+
+    def snapshot(self) -> tuple[Any, ...]:
+        return (self.used.copy(), self.nz_used.copy(), self.gfree.copy(), len(self.bound), len(self.watchers))
+
+    def restore(self, snap: tuple[Any, ...]) -> None:
+        self.used, self.nz_used, self.gfree, nb, nw = snap
+        del self.bound[nb:]
+        del self.watchers[nw:]
+
+    # -- filters ---------------------------------------------------------------------------------------
+    def feasible(self, pod: Pod) -> np.ndarray:
+        mask = self.nf.node_level(pod) & (self.used + self.nf.request_vector(pod) <= self.cap).all(axis=1)
+        if pod.gpu is not None:
+            if pod.gpu.milli < GPU_MILLI:
+                mask &= (self.gfree >= pod.gpu.milli).any(axis=1)
+            else:
+                mask &= (self.gfree == GPU_MILLI).sum(axis=1) >= pod.gpu.count
+        if mask.any():
+            mask = self._inter_pod(pod, mask)
+        return mask
+
+    def _inter_pod(self, pod: Pod, mask: np.ndarray) -> np.ndarray:
+        labels = self.labels
+        forbidden: set[tuple[str, str]] = set()
+        # existing pods' anti-affinity against the incoming pod (symmetry), and the pod's own
+        for e, ne in self.bound:
+            for t in e.pod_anti_affinity:
+                v = labels[ne].get(t.topology_key)
+                if v is not None and t.selects(e, pod):
+                    forbidden.add((t.topology_key, v))
+            for t in pod.pod_anti_affinity:
+                v = labels[ne].get(t.topology_key)
+                if v is not None and t.selects(pod, e):
+                    forbidden.add((t.topology_key, v))
+        aff_ok: dict[str, set[str]] | None = None
+        self_first = False
+        if pod.pod_affinity:
+            terms = pod.pod_affinity
+            aff_ok = {}
+            any_count = False
+            for e, ne in self.bound:
+                if all(t.selects(pod, e) for t in terms):
+                    for t in terms:
+                        v = labels[ne].get(t.topology_key)
+                        if v is not None:
+                            aff_ok.setdefault(t.topology_key + "\0" + v, set())
+                            any_count = True
+            self_first = not any_count and all(t.selects(pod, pod) for t in terms)
+        blocked = self._watched(pod)
+        spreads = []
+        for c in pod.hard_spread:
+            eligible = [
+                ni
+                for ni, nd in enumerate(self.inst.nodes)
+                if c.topology_key in labels[ni] and node_affinity_ok(pod, nd)
+            ]
+            counts = {labels[ni][c.topology_key]: 0 for ni in eligible}
+            elig = set(eligible)
+            for e, ne in self.bound:
+                if ne in elig and spread_matches(pod, c, e):
+                    counts[labels[ne][c.topology_key]] += 1
+            lo = min(counts.values()) if counts else 0
+            spreads.append((c, counts, lo, 1 if spread_matches(pod, c, pod) else 0))
+        if blocked:
+            mask = mask.copy()
+            mask[list(blocked)] = False
+        if not forbidden and aff_ok is None and not spreads:
+            return mask
+        out = mask.copy()
+        for ni in np.flatnonzero(mask):
+            lab = labels[ni]
+            ok = not any(lab.get(k) == v for k, v in forbidden)
+            if ok and aff_ok is not None:
+                keys = [t.topology_key for t in pod.pod_affinity]
+                if any(k not in lab for k in keys):
+                    ok = False
+                elif not self_first:
+                    ok = all(k + "\0" + lab[k] in aff_ok for k in keys)
+            if ok:
+                for c, counts, lo, me in spreads:
+                    v = lab.get(c.topology_key)
+                    if v is None or counts.get(v, 0) + me - lo > c.max_skew:
+                        ok = False
+                        break
+            out[ni] = ok
+        return out
+
+    def _watched(self, pod: Pod) -> set[int]:
+        """Nodes where ``pod`` would break the affinity or hard spread of an already placed batch pod.
+
+        The real scheduler only checks a pod's constraints when that pod is scheduled; the batch is judged
+        on its final state, so placing a later pod must keep earlier batch pods' constraints true.
+        """
+        labels = self.labels
+        nodes = self.inst.nodes
+        out: set[int] = set()
+        for w, nw in self.watchers:
+            for c in w.hard_spread:
+                if not spread_matches(w, c, pod):
+                    continue
+                key = c.topology_key
+                mine = labels[nw][key]
+                eligible = [
+                    ni for ni, nd in enumerate(nodes) if key in labels[ni] and node_affinity_ok(w, nd)
+                ]
+                counts = {labels[ni][key]: 0 for ni in eligible}
+                elig = set(eligible)
+                for e, ne in self.bound:
+                    if ne in elig and spread_matches(w, c, e):
+                        counts[labels[ne][key]] += 1
+                others = [v for d, v in counts.items() if d != mine]
+                if others and counts[mine] + 1 - min(others) > c.max_skew:
+                    out.update(ni for ni in eligible if labels[ni][key] == mine)
+            if w.pod_affinity and all(t.selects(w, pod) for t in w.pod_affinity):
+                keys = [t.topology_key for t in w.pod_affinity]
+                has_partner = any(
+                    e is not w
+                    and all(t.selects(w, e) for t in w.pod_affinity)
+                    and any(k in labels[ne] for k in keys)
+                    for e, ne in self.bound
+                )
+                if not has_partner:
+                    for ni, lab in enumerate(labels):
+                        if any(k in lab for k in keys) and any(lab.get(k) != labels[nw][k] for k in keys):
+                            out.add(ni)
+        return out
+
+    # -- score and bind -------------------------------------------------------------------------------
+    def score(self, pod: Pod, mask: np.ndarray, most: bool) -> int:
+        idx = np.flatnonzero(mask)
+        cap = self.cap_cm[idx]
+        req = self.nz_used[idx] + self.nonzero(pod)
+        safe = np.where(cap > 0, cap, 1)
+        s = np.minimum(req, cap) * 100 // safe if most else np.where(req <= cap, (cap - req) * 100 // safe, 0)
+        s = np.where(cap > 0, s, 0)
+        total = s.sum(axis=1) // 2
+        return int(idx[int(np.argmax(total))])
+
+    def bind(self, pod: Pod, ni: int) -> tuple[int, ...]:
+        devs: tuple[int, ...] = ()
+        if pod.gpu is not None:
+            free = self.gfree[ni]
+            if pod.gpu.milli < GPU_MILLI:
+                cand = [(int(free[g]), g) for g in range(len(free)) if free[g] >= pod.gpu.milli]
+                devs = (min(cand)[1],)
+            else:
+                devs = tuple(g for g in range(len(free)) if free[g] == GPU_MILLI)[: pod.gpu.count]
+        self._add(pod, ni, devs)
+        if pod.pod_affinity or pod.hard_spread:
+            self.watchers.append((pod, ni))
+        return devs
+
+
+def schedule(instance: Instance, budget: Budget, most: bool) -> tuple[Solution, dict[str, Any]]:
+    st = ClusterState(instance)
+    order = sorted(range(len(instance.pods)), key=lambda i: (-instance.pods[i].priority, i))
+    placement: dict[str, str | None] = {p.name: None for p in instance.pods}
+    gpu: dict[str, tuple[int, ...]] = {}
+    done: set[int] = set()
+    stopped = False
+    for i in order:
+        if i in done:
+            continue
+        if budget.should_stop():
+            stopped = True
+            break
+        pod = instance.pods[i]
+        group = [i]
+        if pod.gang is not None:
+            group = [j for j in order if instance.pods[j].gang == pod.gang]
+        done.update(group)
+        snap = st.snapshot() if len(group) > 1 else None
+        chosen: list[tuple[int, int, tuple[int, ...]]] = []
+        for j in group:
+            p = instance.pods[j]
+            mask = st.feasible(p)
+            if not mask.any():
+                chosen = []
+                break
+            ni = st.score(p, mask, most)
+            chosen.append((j, ni, st.bind(p, ni)))
+        if len(chosen) < len(group):
+            if snap is not None:
+                st.restore(snap)
+            continue
+        for j, ni, devs in chosen:
+            placement[instance.pods[j].name] = instance.nodes[ni].name
+            if devs:
+                gpu[instance.pods[j].name] = devs
+    sol = Solution(tuple(placement.items()), (), (), tuple(gpu.items()))
+    return sol, {"stopped_early": stopped}
+
+
+def _run(instance: Instance, budget: Budget, most: bool, name: str) -> Result:
+    t0 = time.perf_counter()
+    sol, stats = schedule(instance, budget, most)
+    stats["time_s"] = round(time.perf_counter() - t0, 4)
+    ev = evaluate(instance, sol)
+    budget.report(name, ev.objective if ev.feasible else None, None, sol)
+    return Result(
+        instance.PROBLEM, Status.FEASIBLE, name, solution=sol, limit=budget.limit_reason(), stats=stats
+    )
+
+
+@register("pod_packing", "kube", "heuristic", "kube-scheduler replica, NodeResourcesFit LeastAllocated")
+def run_kube(instance: Instance, budget: Budget, hint: Any = None) -> Result:
+    return _run(instance, budget, False, "kube")
+
+
+@register("pod_packing", "kube-most", "heuristic", "kube-scheduler replica, NodeResourcesFit MostAllocated")
+def run_kube_most(instance: Instance, budget: Budget, hint: Any = None) -> Result:
+    return _run(instance, budget, True, "kube-most")

@@ -1,0 +1,28 @@
+"""``auto`` for pod packing: kube (LeastAllocated) -> kube-most (MostAllocated) -> CP-SAT.
+
+The two replicas take a few milliseconds on small batches and give CP-SAT its hint (the better of the
+two); CP-SAT then gets everything that is left and proves the bound. The heuristics get a small share
+each so that a tight budget still leaves the exact step most of the time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models.pod_packing import Instance
+from solvers.budget import Budget
+from solvers.pod_packing.cpsat import run_cpsat
+from solvers.pod_packing.kube import run_kube, run_kube_most
+from solvers.portfolio import Step, run_portfolio
+from solvers.registry import register
+from solvers.result import Result
+
+
+@register("pod_packing", "auto", "portfolio", "kube -> kube-most -> cpsat (warm-started)")
+def run_auto(instance: Instance, budget: Budget, hint: Any = None) -> Result:
+    steps = [
+        Step("kube", run_kube, share=0.3),
+        Step("kube-most", run_kube_most, share=0.3),
+        Step("cpsat", run_cpsat, share=1.0),
+    ]
+    return run_portfolio(instance, budget, steps, hint=hint, name="auto")
