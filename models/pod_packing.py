@@ -1372,6 +1372,7 @@ def read_kubectl(doc: Mapping[str, Any], *, name: str = "") -> Instance:
     nodes: list[dict[str, Any]] = []
     pods: list[dict[str, Any]] = []
     running: list[dict[str, Any]] = []
+    origin: dict[str, list[int]] = {"nodes": [], "pods": [], "running": []}
 
     def qty(v: Any, path: str, milli: bool) -> int | None:
         try:
@@ -1445,6 +1446,7 @@ def read_kubectl(doc: Mapping[str, Any], *, name: str = "") -> Instance:
                 "unschedulable": bool(spec.get("unschedulable", False)),
             }
             nodes.append(nd)
+            origin["nodes"].append(i)
         elif kind == "Pod":
             phase = status.get("phase")
             if phase in ("Succeeded", "Failed"):
@@ -1541,8 +1543,10 @@ def read_kubectl(doc: Mapping[str, Any], *, name: str = "") -> Instance:
                 pd["node"] = node_name
                 pd["evictable"] = int(pd["priority"]) < 2_000_000_000
                 running.append(pd)
+                origin["running"].append(i)
             elif phase == "Pending":
                 pods.append(pd)
+                origin["pods"].append(i)
         elif kind is None:
             chk.add(join(base, "kind"), "is required")
     chk.raise_if_any()
@@ -1550,9 +1554,20 @@ def read_kubectl(doc: Mapping[str, Any], *, name: str = "") -> Instance:
     try:
         return Instance.from_dict(native)
     except InstanceError as exc:
-        raise InstanceError(
-            [FieldViolation(f"(converted) {v.path}", v.message) for v in exc.violations]
-        ) from None
+        raise InstanceError([_kubectl_path(v, origin) for v in exc.violations]) from None
+
+
+def _kubectl_path(v: FieldViolation, origin: Mapping[str, list[int]]) -> FieldViolation:
+    """Map a converted document's path (``pods[2].tolerations[0].operator``) back to its List item."""
+    import re
+
+    m = re.match(r"(nodes|pods|running)\[(\d+)\](.*)", v.path)
+    if m and int(m.group(2)) < len(origin[m.group(1)]):
+        item = origin[m.group(1)][int(m.group(2))]
+        return FieldViolation(
+            f"items[{item}]", f"(as native {m.group(1)}[{m.group(2)}]{m.group(3)}) {v.message}"
+        )
+    return v
 
 
 def pods_by_name(instance: Instance) -> dict[str, Pod]:

@@ -168,7 +168,7 @@ def test_pods_allocatable_defaults_to_110() -> None:
 
 
 def test_taints_tolerations_and_unschedulable() -> None:
-    """NoSchedule filters unless tolerated (Exists with empty key tolerates all); PreferNoSchedule does not."""
+    """NoSchedule filters unless tolerated (empty key + Exists tolerates all); PreferNoSchedule never."""
     nodes = [
         node("hard", "a", taints=[{"key": "gpu", "value": "yes", "effect": "NoSchedule"}]),
         node("soft", "a", taints=[{"key": "gpu", "value": "yes", "effect": "PreferNoSchedule"}]),
