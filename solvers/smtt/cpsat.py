@@ -6,7 +6,8 @@ T_j >= end_j - d_j, T_j in [0, max(0, P - d_j)]; minimise Σ w_j T_j.
 
 Strengthening, all proved valid:
 
-* the Emmons-type precedences of :mod:`solvers.smtt.dominance` (end_i <= start_j);
+* the Emmons-type precedences of :mod:`solvers.smtt.dominance` (end_i <= start_j), for
+  n <= :data:`DOMINANCE_MAX_N`; the hint is first repaired to obey them (never at a higher cost);
 * the objective is >= the family's cheap bound (:mod:`solvers.smtt.bounds`), a proved relaxation;
 * jobs with T_j forced to 0 (d_j >= P) get no tardiness variable.
 
@@ -30,6 +31,9 @@ from solvers.smtt.bounds import best_bound
 from solvers.smtt.common import cost, hint_sequence, result
 from solvers.smtt.dominance import precedence_pairs, repair
 from solvers.smtt.rules import best_rule
+
+#: the precedence computation and hint repair are O(n^3) / O(n^2) per swap: skipped above this size
+DOMINANCE_MAX_N = 400
 
 
 def build_model(
@@ -80,8 +84,10 @@ def run_cpsat(inst: Instance, budget: Budget, hint: Any) -> Result:
     h = hint_sequence(inst, hint)
     if h is None:
         h, _, _ = best_rule(inst)
-    h = repair(inst, h)  # the model enforces the precedences: make the hint obey them (never worse)
-    model, starts, _ = build_model(inst, h)
+    dominance = inst.n <= DOMINANCE_MAX_N
+    if dominance:
+        h = repair(inst, h)  # the model enforces the precedences: make the hint obey them (never worse)
+    model, starts, _ = build_model(inst, h, dominance=dominance)
     best = [cost(inst, h)]
 
     def on_solution(cb: cp_model.CpSolverSolutionCallback) -> None:
