@@ -19,9 +19,10 @@ Backends
 The backends are imported with this module (at registration / worker warm-up), so no request pays
 their import time inside its budget.
 
-Measured (2 cores, 10 s each, greedy hint): HiGHS proves gap1-12 and Chu-Beasley A-C quickly and is the
-strongest backend on the large Yagiura instances; CP-SAT without a relaxation-based search lags far
-behind on them (ENGINEERING.md reports +133 % on e801600). ``auto`` therefore uses HiGHS.
+Measured (2 cores, single runs): gap12-0 -- CP-SAT proved 974 in 0.8 s, HiGHS in 1.4-2.0 s; Chu-Beasley
+d05100 at 5 s -- both 6361 (bound 6349), CBC 6416 without a bound. On e801600 (80 x 1600) CP-SAT needs
+~1.8 s just to build its model in Python while HiGHS builds in 0.1-0.2 s and ENGINEERING.md reports
+CP-SAT at +133 % vs HiGHS +0.16 %. ``auto`` therefore uses HiGHS; a wider comparison is still to do.
 """
 
 from __future__ import annotations
