@@ -65,7 +65,7 @@ def _field_to_native(fd: FieldDescriptor, value: Any) -> Any:
     if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
         vfd = fd.message_type.fields_by_name["value"]
         return {str(k): _scalar_or_message(vfd, v) for k, v in value.items()}
-    if fd.label == FieldDescriptor.LABEL_REPEATED:
+    if fd.is_repeated:
         return [_scalar_or_message(fd, v) for v in value]
     return _scalar_or_message(fd, value)
 
@@ -103,7 +103,7 @@ def native_to_message(doc: Any, msg: Message, path: str = "") -> Message:
                     native_to_message(v, target[kk], f"{here}[{k}]")
                 else:
                     target[kk] = v
-        elif fd.label == FieldDescriptor.LABEL_REPEATED:
+        elif fd.is_repeated:
             if fd.type == FieldDescriptor.TYPE_MESSAGE:
                 for i, item in enumerate(value):
                     native_to_message(item, target.add(), f"{here}[{i}]")

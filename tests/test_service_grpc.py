@@ -1,0 +1,249 @@
+"""End to end: `allot serve` as a real process on a localhost port, driven by a gRPC client."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
+
+import models
+from service import wire
+from service._proto.allot.v1 import allot_pb2 as pb
+from service._proto.allot.v1 import allot_pb2_grpc as pb_grpc
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = sorted((ROOT / "instances" / "samples").glob("*.json"))
+STATUS_OK = {pb.OPTIMAL, pb.FEASIBLE}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """A server with two workers; waits (up to 180 s, first-run Numba compilation included) for SERVING."""
+    address = f"127.0.0.1:{_free_port()}"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "service.cli",
+            "serve",
+            "--address",
+            address,
+            "--workers",
+            "2",
+            "--grace",
+            "2",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    channel = grpc.insecure_channel(address)
+    health = health_pb2_grpc.HealthStub(channel)
+    deadline = time.monotonic() + 180
+    try:
+        while True:
+            if proc.poll() is not None:
+                out = proc.stdout.read().decode() if proc.stdout else ""
+                pytest.fail(f"server exited with {proc.returncode}:\n{out}")
+            try:
+                r = health.Check(health_pb2.HealthCheckRequest(service="allot.v1.Allotment"), timeout=1)
+                if r.status == health_pb2.HealthCheckResponse.SERVING:
+                    break
+            except grpc.RpcError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("server did not become SERVING within 180 s")
+            time.sleep(0.2)
+        yield address
+    finally:
+        channel.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture()
+def stub(server: str) -> Iterator[pb_grpc.AllotmentStub]:
+    with grpc.insecure_channel(server) as ch:
+        yield pb_grpc.AllotmentStub(ch)
+
+
+def _check_answer(doc: dict, resp: pb.SolveResponse) -> None:
+    """The answer's solution passes the family's checker here, client side, with the same objective."""
+    model = models.family(doc["problem"])
+    inst = model.Instance.from_dict(doc)
+    sol = wire.solution_from_pb(doc["problem"], resp.solution)
+    ev = model.evaluate(inst, sol)
+    assert ev.feasible, ev.violations
+    assert resp.HasField("objective") and resp.HasField("bound") and resp.HasField("gap")
+    assert ev.objective == pytest.approx(resp.objective)
+    assert resp.bound <= resp.objective + 1e-6 * max(1.0, abs(resp.objective))
+    if resp.status == pb.OPTIMAL:
+        assert resp.gap == 0.0
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[p.stem for p in SAMPLES])
+def test_each_family_solves_over_grpc(stub: pb_grpc.AllotmentStub, sample: Path) -> None:
+    """Every bundled sample, sent as a typed message, comes back with a verified solution, bound and gap."""
+    doc = json.loads(sample.read_text())
+    req = pb.SolveRequest(instance=wire.instance_to_pb(doc), options=pb.SolveOptions(time_limit_s=5))
+    resp = stub.Solve(req, timeout=60)
+    assert resp.status in STATUS_OK, resp.message
+    assert resp.problem == doc["problem"]
+    _check_answer(doc, resp)
+
+
+def test_four_families_have_samples() -> None:
+    """The demo and these tests cover every family."""
+    assert {json.loads(p.read_text())["problem"] for p in SAMPLES} == set(models.FAMILIES)
+
+
+def test_json_payload_is_accepted(stub: pb_grpc.AllotmentStub) -> None:
+    """The native-JSON alternative of the Instance oneof solves the same way as the typed message."""
+    doc = json.loads((ROOT / "instances" / "samples" / "smtt.json").read_text())
+    resp = stub.Solve(pb.SolveRequest(instance=pb.Instance(json=json.dumps(doc))), timeout=60)
+    assert resp.status in STATUS_OK
+    _check_answer(doc, resp)
+
+
+def _field_violations(err: grpc.RpcError) -> dict[str, str]:
+    status = rpc_status.from_call(err)  # type: ignore[arg-type]
+    assert status is not None, "no rich status details"
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            br = error_details_pb2.BadRequest()
+            detail.Unpack(br)
+            return {v.field: v.description for v in br.field_violations}
+    raise AssertionError("no BadRequest detail")
+
+
+def test_invalid_instance_is_rejected_with_field_violations(stub: pb_grpc.AllotmentStub) -> None:
+    """A bad SMTT instance gets INVALID_ARGUMENT listing every bad field, by path, plus bad options."""
+    inst = pb.Instance(smtt=pb.SmttInstance(processing_times=[3, -1, 2], due_dates=[1, 2]))
+    req = pb.SolveRequest(instance=inst, options=pb.SolveOptions(solver="no-such-solver", time_limit_s=-1))
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Solve(req, timeout=30)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    fields = _field_violations(info.value)
+    assert "instance.smtt.processing_times[1]" in fields
+    assert any(f.startswith("instance.smtt.due_dates") for f in fields)
+    assert "options.time_limit_s" in fields
+
+
+def test_every_family_rejects_an_empty_instance(stub: pb_grpc.AllotmentStub) -> None:
+    """An instance of each family with required fields missing is refused with violations, not solved."""
+    for kind in ("smtt", "task_allocation", "pod_packing", "seq_parallel"):
+        inst = pb.Instance()
+        getattr(inst, kind).SetInParent()
+        with pytest.raises(grpc.RpcError) as info:
+            stub.Solve(pb.SolveRequest(instance=inst), timeout=30)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, kind
+        assert all(f.startswith(f"instance.{kind}") for f in _field_violations(info.value)), kind
+
+
+def test_validate_reports_instance_and_solution_problems(stub: pb_grpc.AllotmentStub) -> None:
+    """Validate answers (without solving) whether an instance is valid and a given solution feasible."""
+    doc = json.loads((ROOT / "instances" / "samples" / "smtt.json").read_text())
+    n = len(doc["processing_times"])
+    good = stub.Validate(
+        pb.ValidateRequest(
+            instance=wire.instance_to_pb(doc),
+            solution=pb.Solution(smtt=pb.SmttSolution(sequence=list(range(n)))),
+        )
+    )
+    assert good.valid and good.problem == "smtt" and good.HasField("objective")
+    bad = stub.Validate(
+        pb.ValidateRequest(
+            instance=wire.instance_to_pb(doc), solution=pb.Solution(smtt=pb.SmttSolution(sequence=[0, 0]))
+        )
+    )
+    assert not bad.valid and bad.solution_violations
+
+
+def test_short_deadline_returns_best_incumbent(stub: pb_grpc.AllotmentStub) -> None:
+    """With a 1.5 s RPC deadline and a 60 s requested limit, the client gets a verified incumbent in time
+    rather than DEADLINE_EXCEEDED."""
+    from instances import smtt as gen
+
+    doc = gen.generate(seed=3, n=400).to_dict()
+    t0 = time.monotonic()
+    resp = stub.Solve(
+        pb.SolveRequest(instance=wire.instance_to_pb(doc), options=pb.SolveOptions(time_limit_s=60)),
+        timeout=1.5,
+    )
+    assert time.monotonic() - t0 < 1.5
+    assert resp.status in STATUS_OK
+    _check_answer(doc, resp)
+
+
+def test_stream_sends_progress_then_result(stub: pb_grpc.AllotmentStub) -> None:
+    """SolveStream yields verified progress and ends with exactly one final result."""
+    doc = json.loads((ROOT / "instances" / "samples" / "task_allocation.json").read_text())
+    updates = list(
+        stub.SolveStream(
+            pb.SolveRequest(instance=wire.instance_to_pb(doc), options=pb.SolveOptions(time_limit_s=5)),
+            timeout=60,
+        )
+    )
+    kinds = [u.WhichOneof("update") for u in updates]
+    assert kinds[-1] == "result" and kinds.count("result") == 1
+    _check_answer(doc, updates[-1].result)
+    for u in updates[:-1]:
+        if u.progress.HasField("solution"):
+            model = models.family(doc["problem"])
+            sol = wire.solution_from_pb(doc["problem"], u.progress.solution)
+            assert model.evaluate(model.Instance.from_dict(doc), sol).feasible
+
+
+def test_cancelled_streams_free_their_workers(stub: pb_grpc.AllotmentStub) -> None:
+    """Two long solves occupy both workers; cancelling their streams must free them for a new request
+    within a couple of seconds (instead of after their 60 s budgets)."""
+    from instances import smtt as gen
+
+    big = gen.generate(seed=11, n=400).to_dict()
+    req = pb.SolveRequest(
+        instance=wire.instance_to_pb(big), options=pb.SolveOptions(time_limit_s=60, solver="cpsat")
+    )
+    calls = [stub.SolveStream(req, timeout=120) for _ in range(2)]
+    time.sleep(1.5)  # both are running now
+    for c in calls:
+        c.cancel()
+    small = json.loads((ROOT / "instances" / "samples" / "smtt.json").read_text())
+    t0 = time.monotonic()
+    resp = stub.Solve(
+        pb.SolveRequest(instance=wire.instance_to_pb(small), options=pb.SolveOptions(time_limit_s=2)),
+        timeout=30,
+    )
+    assert resp.status in STATUS_OK
+    assert time.monotonic() - t0 < 6.0
+
+
+def test_list_solvers_covers_every_family(stub: pb_grpc.AllotmentStub) -> None:
+    """Each family offers auto plus at least one heuristic and one exact solver."""
+    resp = stub.ListSolvers(pb.ListSolversRequest())
+    by_problem: dict[str, set[str]] = {}
+    for s in resp.solvers:
+        by_problem.setdefault(s.problem, set()).add(s.kind)
+    for problem in models.FAMILIES:
+        assert {"portfolio", "heuristic", "exact"} <= by_problem.get(problem, set()), problem
