@@ -250,3 +250,30 @@ def test_auto_honours_budget_on_openb(shared_data: Path) -> None:
     assert res.solution is not None and evaluate(inst, res.solution).feasible
     assert res.bound is not None and res.bound <= res.objective
     assert elapsed < 1.5 + 1.0, elapsed
+
+
+@pytest.mark.parametrize("seed", [0, 4, 9])
+def test_cpsat_hint_survives_symmetry_breaking(seed: int) -> None:
+    """kube's answer, canonicalised by add_hint, is feasible for the model with symmetry breaking."""
+    from ortools.sat.python import cp_model
+
+    from solvers.pod_packing.cpsat import PodModel
+
+    # identical empty nodes (one zone, same size) make the node-symmetry classes non-trivial
+    doc = generate(
+        seed, nodes=6, zones=1, cpu_choices=(4000,), pods=12, gpu_nodes=3, tainted=0.0, running=0
+    ).to_dict()
+    for n in doc["nodes"]:
+        n["allocatable"]["memory"] = 16 * GIB
+    inst = Instance.from_dict(doc)
+    kube = solve(inst, "kube").solution
+    pm = PodModel(inst)
+    assert any(len(c) >= 2 for c in pm.classes)
+    pm.add_hint(kube)
+    solver = cp_model.CpSolver()
+    solver.parameters.fix_variables_to_their_hinted_value = True
+    solver.parameters.num_workers = 1
+    solver.parameters.max_time_in_seconds = 5
+    status = solver.solve(pm.m)
+    assert status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    assert solver.objective_value == evaluate(inst, kube).objective

@@ -14,7 +14,8 @@ its node) unless it is evictable and evictions or moves are allowed; then it has
   fixed load already exceeds a capacity only gets these constraints when it receives a new agent
   (the checker's "nodes receiving new pods" rule);
 * GPU devices: a new GPU agent on node ``n`` picks ``count`` devices (``y`` literals); per device the
-  milli of present agents (staying agents on their given devices) <= 1000;
+  milli of present agents (staying agents on their given devices) <= 1000; devices that hold no given
+  pod are interchangeable, so their loads are ordered non-increasingly (symmetry breaking);
 * anti-affinity, for a term of ``A`` selecting ``B`` and each domain ``v``:
   ``new(A,v) + present(B,v) <= 1`` and ``present(A,v) + new(B,v) <= 1`` (two staying pods are exempt);
 * affinity of ``P`` (terms ``T``): P only on nodes carrying every key; for each term and domain
@@ -23,6 +24,10 @@ its node) unless it is evictable and evictions or moves are allowed; then it has
 * topology spread (DoNotSchedule): with ``cnt_d`` the matching agents present on eligible nodes of
   domain ``d``, ``new(P,D) => cnt_D - cnt_d <= max_skew`` for every other eligible domain ``d`` — this is
   exactly the checker's "count(others in D) + self - min(others)" on the final state;
+* symmetry breaking: nodes without running pods that are identical in allocatable, taints,
+  unschedulable, GPUs and every label a pod refers to (a topology key whose value is unique per node,
+  like the hostname, only needs to be present) are interchangeable: permuting their whole contents
+  keeps every constraint and objective term, so their new-pod counts are ordered non-increasingly;
 * gangs: equal ``placed`` for all members; moves <= ``max_moves``; an eviction needs a new pod of
   strictly higher priority on the victim's node.
 
@@ -37,6 +42,7 @@ later work.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import defaultdict
 from typing import Any
@@ -64,8 +70,27 @@ from solvers.result import Result, Status
 Lit = Any  # cp_model literal (IntVar)
 
 
+class BuildStopped(Exception):
+    """The budget ran out while the model was being built."""
+
+
+def estimated_size(instance: Instance) -> int:
+    """Rough number of placement + GPU-device literals of the model (to skip hopeless builds)."""
+    nf = NodeFilter(instance)
+    total = 0
+    for p in instance.pods:
+        mask = nf.static(p)
+        k = int(mask.sum())
+        total += k
+        if p.gpu is not None:
+            total += int(sum(instance.nodes[n].gpu_count for n in mask.nonzero()[0]))
+    return total
+
+
 class PodModel:
-    def __init__(self, instance: Instance):
+    def __init__(self, instance: Instance, budget: Budget | None = None):
+        self.budget = budget
+        self._ticks = 0
         self.inst = inst = instance
         self.m = m = cp_model.CpModel()
         self.nf = NodeFilter(inst)
@@ -82,6 +107,7 @@ class PodModel:
         self.evict: dict[int, Lit] = {}
         self.placed: list[Any] = []
         for a, p in enumerate(inst.pods):
+            self.tick()
             mask = self.nf.static(p)
             mask = mask & self._key_mask(p)
             for n in mask.nonzero()[0]:
@@ -122,11 +148,20 @@ class PodModel:
             if h is not None:
                 self.on_node[h].append((a, self.stay[a]))
         self.gpu_y: dict[tuple[int, int], list[Lit]] = {}
+        self.free_devs: dict[int, list[int]] = {}
+        self.classes: list[list[int]] = []
         self._resources()
         self._inter_pod()
         self._spread()
         self._gangs_evictions()
+        self._node_symmetry()
         self._objective()
+
+    def tick(self) -> None:
+        """Poll the budget while building (big models take seconds to build)."""
+        self._ticks += 1
+        if self.budget is not None and self._ticks % 4 == 0 and self.budget.expired():
+            raise BuildStopped
 
     # -- helpers ----------------------------------------------------------------------------------------
     def _key_mask(self, p: Pod) -> Any:
@@ -157,6 +192,7 @@ class PodModel:
     def _resources(self) -> None:
         m, inst = self.m, self.inst
         for n, node in enumerate(inst.nodes):
+            self.tick()
             entries = self.on_node.get(n, [])
             if not any(not isinstance(lit, int) for _, lit in entries):
                 continue
@@ -169,6 +205,7 @@ class PodModel:
             # GPU devices
             dev_terms: dict[int, list[Any]] = defaultdict(list)
             dev_fixed: dict[int, int] = defaultdict(int)
+            staying: set[int] = set()
             for a, lit in entries:
                 p = self.agents[a]
                 if p.gpu is None:
@@ -179,6 +216,7 @@ class PodModel:
                             dev_fixed[g] += p.gpu.milli
                         else:
                             dev_terms[g].append(p.gpu.milli * lit)
+                            staying.add(g)
                 else:
                     ys = [m.new_bool_var(f"y[{a},{n},{g}]") for g in range(node.gpu_count)]
                     self.gpu_y[(a, n)] = ys
@@ -210,6 +248,12 @@ class PodModel:
                     ct = m.add(sum(dev_terms[g]) + dev_fixed.get(g, 0) <= GPU_MILLI)
                     if enf is not None:
                         ct.only_enforce_if(enf)
+            # symmetry breaking: devices free of given pods are interchangeable -> loads non-increasing
+            free_devs = [g for g in range(node.gpu_count) if not dev_fixed.get(g) and g not in staying]
+            self.free_devs[n] = free_devs
+            for g, h in itertools.pairwise(free_devs):
+                if dev_terms.get(h):
+                    m.add(sum(dev_terms.get(g, [])) >= sum(dev_terms[h]))
 
     def _le1(self, left: list[Any], right: list[Any]) -> None:
         consts = sum(1 for x in (*left, *right) if isinstance(x, int))
@@ -222,6 +266,7 @@ class PodModel:
         m = self.m
         A = len(self.agents)
         for a in range(A):
+            self.tick()
             pa = self.agents[a]
             for t in pa.pod_anti_affinity:
                 doms = self.domains(t.topology_key)
@@ -241,6 +286,7 @@ class PodModel:
                             if pa_:
                                 self._le1(pa_, nb)
         for a in range(A):
+            self.tick()
             pa = self.agents[a]
             if not pa.pod_affinity or not self.new[a]:
                 continue
@@ -269,6 +315,7 @@ class PodModel:
         m, inst = self.m, self.inst
         A = len(self.agents)
         for a in range(A):
+            self.tick()
             pa = self.agents[a]
             if not self.new[a]:
                 continue
@@ -297,6 +344,46 @@ class PodModel:
                                 m.add(b_in == 0)
                             continue
                         m.add(diff <= c.max_skew).only_enforce_if(b_in)
+
+    def node_classes(self) -> list[list[int]]:
+        """Classes of interchangeable nodes (see module doc), each in node order, size >= 2."""
+        inst = self.inst
+        exact: set[str] = set()
+        topo: set[str] = set()
+        for p in self.agents:
+            exact.update(k for k, _ in p.node_selector)
+            exact.update(r.key for term in p.node_affinity for r in term)
+            topo.update(t.topology_key for t in (*p.pod_affinity, *p.pod_anti_affinity))
+            topo.update(c.topology_key for c in p.hard_spread)
+        unique = set()
+        for k in topo - exact:
+            vals = [lab[k] for lab in self.labels if k in lab]
+            if len(vals) == len(self.labels) and len(set(vals)) == len(vals):
+                unique.add(k)
+        occupied = {h for h in self.home if h is not None}
+        classes: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+        for n, node in enumerate(inst.nodes):
+            if n in occupied:
+                continue
+            lab = self.labels[n]
+            sig = (
+                tuple(sorted(node.capacity.items())),
+                tuple(sorted((t.key, t.value, t.effect) for t in node.taints)),
+                node.unschedulable,
+                node.gpus,
+                tuple((k, lab.get(k)) for k in sorted(exact | (topo - unique))),
+            )
+            classes[sig].append(n)
+        return [c for c in classes.values() if len(c) >= 2]
+
+    def _node_symmetry(self) -> None:
+        """Interchangeable empty nodes hold non-increasing numbers of new pods (symmetry breaking)."""
+        self.classes = self.node_classes()
+        for cls in self.classes:
+            for n, k in itertools.pairwise(cls):
+                later = [lit for _, lit in self.on_node.get(k, [])]
+                if later:
+                    self.m.add(sum(lit for _, lit in self.on_node.get(n, [])) >= sum(later))
 
     def _gangs_evictions(self) -> None:
         m, inst = self.m, self.inst
@@ -362,6 +449,7 @@ class PodModel:
         elif packing == "least_fragmentation":
             small = smallest_gpu_request(inst)
             for n, node in enumerate(inst.nodes):
+                self.tick()
                 for g in range(node.gpu_count):
                     used: list[Any] = []
                     for a, lit in self.on_node.get(n, []):
@@ -395,21 +483,52 @@ class PodModel:
         moved = dict(sol.moves)
         evicted = set(sol.evictions)
         gidx = dict(sol.gpu_indices)
+        target: dict[int, int] = {}
         for a, p in enumerate(self.agents):
-            if a < self.P:
-                target = placed.get(p.name)
-            else:
-                target = moved.get(p.name)
+            nm = placed.get(p.name) if a < self.P else moved.get(p.name)
+            if nm is not None and nm in inst.node_index:
+                target[a] = inst.node_index[nm]
+        # canonical form under the symmetry breaking: interchangeable nodes swap whole contents so that
+        # counts are non-increasing; free devices of a node are renumbered by non-increasing load
+        content: dict[int, list[int]] = defaultdict(list)
+        for a, n in target.items():
+            content[n].append(a)
+        for cls in self.classes:
+            groups = sorted((content.get(n, []) for n in cls), key=len, reverse=True)
+            for n, grp in zip(cls, groups, strict=True):
+                for a in grp:
+                    target[a] = n
+        devmap: dict[str, tuple[int, ...]] = {}
+        by_node: dict[int, list[int]] = defaultdict(list)
+        for a, n in target.items():
+            by_node[n].append(a)
+        for n, agents in by_node.items():
+            free = self.free_devs.get(n, [])
+            load = {g: 0 for g in free}
+            for a in agents:
+                p = self.agents[a]
+                if p.gpu is not None:
+                    for g in gidx.get(p.name, ()):
+                        if g in load:
+                            load[g] += p.gpu.milli
+            order = sorted(free, key=lambda g: -load[g])
+            perm = dict(zip(order, free, strict=True))
+            for a in agents:
+                name = self.agents[a].name
+                if name in gidx:
+                    devmap[name] = tuple(perm.get(g, g) for g in gidx[name])
+        for a, p in enumerate(self.agents):
+            if a >= self.P:
                 if isinstance(self.stay[a], int):
                     continue
                 m.add_hint(self.stay[a], p.name not in moved and p.name not in evicted)
                 if a in self.evict:
                     m.add_hint(self.evict[a], p.name in evicted)
-            tn = inst.node_index.get(target) if target is not None else None
+            tn = target.get(a)
             for n, lit in self.new[a].items():
                 m.add_hint(lit, n == tn)
                 if (a, n) in self.gpu_y:
-                    devs = set(gidx.get(p.name, ())) if n == tn else set()
+                    devs = set(devmap.get(p.name, ())) if n == tn else set()
                     for g, y in enumerate(self.gpu_y[(a, n)]):
                         m.add_hint(y, g in devs)
 
@@ -436,7 +555,16 @@ class PodModel:
 @register("pod_packing", "cpsat", "exact", "CP-SAT over pods x feasible nodes, lexicographic objective")
 def run_cpsat(instance: Instance, budget: Budget, hint: Any = None) -> Result:
     t0 = time.perf_counter()
-    pm = PodModel(instance)
+    try:
+        pm = PodModel(instance, budget)
+    except BuildStopped:
+        return Result(
+            instance.PROBLEM,
+            Status.NO_SOLUTION,
+            "cpsat",
+            limit=budget.limit_reason(),
+            stats={"build_s": round(time.perf_counter() - t0, 4), "stopped_while_building": True},
+        )
     if hint is not None:
         pm.add_hint(hint)
     build = time.perf_counter() - t0
