@@ -1236,20 +1236,10 @@ QOS_PRIORITY = {"LS": 3, "Guaranteed": 2, "Burstable": 1, "BE": 0}
 """openb QoS -> priority: Alibaba's latency-sensitive (LS) first, then Kubernetes' QoS classes
 Guaranteed > Burstable > BestEffort (BE), the order in which the kubelet protects pods."""
 
-_OPENB_NODE_COLS = ("sn", "cpu_milli", "memory_mib", "gpu", "model")
-_OPENB_POD_COLS = (
-    "name",
-    "cpu_milli",
-    "memory_mib",
-    "num_gpu",
-    "gpu_milli",
-    "gpu_spec",
-    "qos",
-    "pod_phase",
-    "creation_time",
-    "deletion_time",
-    "scheduled_time",
-)
+_OPENB_NODE_COLS = ("sn", "cpu_milli", "memory_mib", "gpu")
+_OPENB_POD_COLS = ("name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli")
+"""Required pod columns; ``gpu_spec``, ``qos`` and ``creation_time`` are used when present (the
+``multigpu50`` variant has only the required five)"""
 
 
 def _read_text(src: str) -> tuple[str, str]:
@@ -1261,20 +1251,22 @@ def _read_text(src: str) -> tuple[str, str]:
 
 
 def _csv_rows(src: str, cols: Sequence[str]) -> tuple[str, list[tuple[int, dict[str, str]]]]:
+    """Rows as dicts by header name; the columns ``cols`` are required, others optional ("" if absent)."""
     text, fname = _read_text(src)
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         raise ValueError(f"{fname}: empty file")
     header = [h.strip() for h in rows[0]]
-    if tuple(header[: len(cols)]) != tuple(cols):
-        raise ValueError(f"{fname}:1: header must start with {','.join(cols)}, got {','.join(header)}")
+    missing = [c for c in cols if c not in header]
+    if missing:
+        raise ValueError(f"{fname}:1: header lacks column(s) {','.join(missing)}; got {','.join(header)}")
     out = []
     for ln, row in enumerate(rows[1:], start=2):
         if not row or all(not c.strip() for c in row):
             continue
-        if len(row) < len(cols):
-            raise ValueError(f"{fname}:{ln}: expected {len(cols)} columns, got {len(row)}")
-        out.append((ln, {c: row[i].strip() for i, c in enumerate(cols)}))
+        if len(row) != len(header):
+            raise ValueError(f"{fname}:{ln}: expected {len(header)} columns, got {len(row)}")
+        out.append((ln, {c: row[k].strip() for k, c in enumerate(header)}))
     return fname, out
 
 
@@ -1305,7 +1297,7 @@ def read_openb(nodes_csv: str, pods_csv: str, *, name: str = "", limit_pods: int
     nodes = []
     for ln, r in nrows:
         gcount = _csv_int(nf, ln, "gpu", r["gpu"], default=0)
-        model = "" if r["model"] in ("", "nan") else r["model"]
+        model = "" if r.get("model", "") in ("", "nan") else r["model"]
         nodes.append(
             Node(
                 name=r["sn"],
@@ -1321,7 +1313,7 @@ def read_openb(nodes_csv: str, pods_csv: str, *, name: str = "", limit_pods: int
     pf, prows = _csv_rows(pods_csv, _OPENB_POD_COLS)
     staged: list[tuple[int, int, Pod]] = []
     for ln, r in prows:
-        ct = _csv_int(pf, ln, "creation_time", r["creation_time"], default=0)
+        ct = _csv_int(pf, ln, "creation_time", r.get("creation_time", ""), default=0)
         ng = _csv_int(pf, ln, "num_gpu", r["num_gpu"], default=0)
         gm = _csv_int(pf, ln, "gpu_milli", r["gpu_milli"], default=0)
         gpu = None
@@ -1330,13 +1322,13 @@ def read_openb(nodes_csv: str, pods_csv: str, *, name: str = "", limit_pods: int
                 raise ValueError(f"{pf}:{ln}: column 'gpu_milli': must be 1000 when num_gpu > 1, got {gm}")
             if not 1 <= gm <= GPU_MILLI:
                 raise ValueError(f"{pf}:{ln}: column 'gpu_milli': must be in 1..1000, got {gm}")
-            spec = r["gpu_spec"]
+            spec = r.get("gpu_spec", "")
             models = () if spec in ("", "nan") else tuple(s for s in spec.split("|") if s)
             gpu = GpuRequest(ng, gm, models)
         pod = Pod(
             name=r["name"],
             namespace="default",
-            priority=QOS_PRIORITY.get(r["qos"], 0),
+            priority=QOS_PRIORITY.get(r.get("qos", ""), 0),
             requests=(
                 ("cpu", _csv_int(pf, ln, "cpu_milli", r["cpu_milli"])),
                 ("memory", _csv_int(pf, ln, "memory_mib", r["memory_mib"]) * 2**20),

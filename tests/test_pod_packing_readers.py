@@ -66,7 +66,7 @@ def test_openb_errors_name_line_and_column() -> None:
     )
     with pytest.raises(ValueError, match=r":2: column 'gpu_milli'"):
         read_openb("sn,cpu_milli,memory_mib,gpu,model\nn1,8000,1024,0,\n", pods)
-    with pytest.raises(ValueError, match=r":1: header"):
+    with pytest.raises(ValueError, match=r":1: header lacks column"):
         read_openb("name,cpu\n", pods)
 
 
@@ -199,3 +199,14 @@ def test_kubectl_converted_field_errors_point_to_items() -> None:
         read_kubectl(doc)
     assert [v.path for v in exc.value.violations] == ["items[2]"]
     assert "tolerations[0].operator" in str(exc.value)
+
+
+def test_openb_reduced_columns_like_multigpu50() -> None:
+    """A pod list with only the five required columns reads with priority 0 and any GPU model."""
+    pods = "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np1,1000,10,4,1000\np2,500,10,0,0\n"
+    i = read_openb("sn,cpu_milli,memory_mib,gpu,model\nn1,8000,1024,8,V100M32\n", pods)
+    assert [p.name for p in i.pods] == ["p1", "p2"]
+    assert i.pods[0].gpu is not None and (i.pods[0].gpu.count, i.pods[0].gpu.models) == (4, ())
+    assert all(p.priority == 0 for p in i.pods)
+    with pytest.raises(ValueError, match=r":4: expected 5 columns, got 4"):
+        read_openb("sn,cpu_milli,memory_mib,gpu\nn1,8000,1024,8\n", pods + "p3,1,1,0\n")
