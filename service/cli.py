@@ -10,6 +10,7 @@
     allot generate FAMILY [--seed K] [--param key=value ...] -o OUT
     allot serve [--address HOST:PORT] [--workers N]
     allot solvers [--problem P]
+    allot bench rpc [--requests N] [--concurrency C] [--address HOST:PORT]
 
 Exit status: 0 when every instance was solved (any status but INVALID/ERROR) or valid; 1 when some
 instance was invalid or failed (the others are still solved and reported); 2 for usage and file errors.
@@ -304,6 +305,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from service.bench import main_rpc
+
+    return main_rpc(args.address, args.requests, args.concurrency, args.instance, args.workers, args.solver)
+
+
 def cmd_solvers(args: argparse.Namespace) -> int:
     problems = [args.problem] if args.problem else list(models.FAMILIES)
     for p in problems:
@@ -388,6 +395,17 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--grace", type=float, default=5.0, help="shutdown grace period in seconds")
     sv.add_argument("--memory-limit-mb", type=int, help="address-space limit per worker")
     sv.set_defaults(fn=cmd_serve)
+
+    b = sub.add_parser("bench", help="benchmarks that print figures")
+    bsub = b.add_subparsers(dest="bench", required=True)
+    br = bsub.add_parser("rpc", help="latency of a tiny Solve over gRPC on localhost")
+    br.add_argument("--address", help="an already running server (default: start one)")
+    br.add_argument("--requests", type=int, default=500)
+    br.add_argument("--concurrency", type=int, default=1)
+    br.add_argument("--workers", type=int, default=2, help="workers of the server started here")
+    br.add_argument("--instance", help="native JSON instance (default: the SMTT sample)")
+    br.add_argument("--solver", default="auto")
+    br.set_defaults(fn=cmd_bench)
 
     ls = sub.add_parser("solvers", help="list solvers per family")
     ls.add_argument("--problem", choices=list(models.FAMILIES))

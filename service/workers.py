@@ -301,15 +301,31 @@ class WorkerPool:
                     w.conn_in.send(("cancel", job.id))
 
     async def _slot(self, index: int) -> None:
-        """One dispatch loop per worker slot: take a job, run it on this slot's current worker."""
+        """One dispatch loop per worker slot: take a job, run it on this slot's current worker.
+
+        A worker due for recycling keeps serving while its replacement boots (``spare``); the swap
+        happens between jobs once the replacement is ready, so recycling never makes a request wait.
+        """
         worker: _Worker | None = None
+        spare: _Worker | None = None
         while True:
+            if spare is not None and spare.ready.done():
+                if spare.ready.exception() is None and not spare.dead:
+                    if worker is not None and not worker.dead:
+                        worker.stopping = True
+                        with contextlib.suppress(OSError):
+                            worker.conn_in.send(("stop",))
+                    worker = spare
+                spare = None
+            # Replace a dead worker *before* taking the next job, so no job waits for a worker's
+            # start-up while another slot could serve it.
+            worker = await self._healthy_worker(worker)
             job = await self._queue.get()
             if job.cancelled:
                 if not job.future.done():
                     job.future.set_result(self._no_result(job, Status.NO_SOLUTION, "cancelled before start"))
                 continue
-            worker = await self._healthy_worker(worker)
+            worker = await self._healthy_worker(worker)  # it may have died while idle
             worker.job = job
             try:
                 worker.conn_in.send(("solve", job.id, job.instance, job.solver, job.spec))
@@ -325,14 +341,11 @@ class WorkerPool:
                 t.cancel()
             worker.job = None
             worker.tasks_done += 1
-            if worker.tasks_done >= self.max_tasks and not worker.dead:
-                worker.stopping = True
-                with contextlib.suppress(OSError):
-                    worker.conn_in.send(("stop",))
-                worker = None  # the next job gets a fresh worker
+            if worker.tasks_done >= self.max_tasks and spare is None and not worker.dead:
+                spare = self._spawn()  # boots in the background; swapped in when ready
 
     async def _healthy_worker(self, current: _Worker | None) -> _Worker:
-        if current is None or current.dead or current.stopping:
+        if current is None or current.dead:
             if current is not None and current.dead:
                 self.restarts += 1
             current = self._spawn()

@@ -1,0 +1,143 @@
+"""``allot bench rpc``: latency of a tiny ``Solve`` over gRPC on localhost, against the in-process solve.
+
+Starts ``allot serve`` on a free loopback port (or uses ``--address``), waits until it reports SERVING,
+then sends ``--requests`` solves of a tiny SMTT instance (the bundled sample by default) from
+``--concurrency`` client threads and prints p50/p90/p99 latency, throughput, and the median time of the
+same solve in-process — the difference is what the RPC, the worker hop and verification cost.
+Benchmarks print figures; they are not tests.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+SAMPLE = Path(__file__).resolve().parent.parent / "instances" / "samples" / "smtt.json"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_serving(address: str, timeout: float) -> None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(address) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        while time.monotonic() < deadline:
+            try:
+                r = stub.Check(health_pb2.HealthCheckRequest(service="allot.v1.Allotment"), timeout=1)
+                if r.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.2)
+    raise RuntimeError(f"server at {address} not SERVING after {timeout:.0f}s")
+
+
+def _pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def run_rpc_bench(
+    address: str | None,
+    requests: int,
+    concurrency: int,
+    instance_path: Path,
+    workers: int,
+    solver: str = "auto",
+) -> dict[str, float]:
+    import grpc
+
+    from models import instance_from_dict
+    from service import wire
+    from service._proto.allot.v1 import allot_pb2 as pb
+    from service._proto.allot.v1 import allot_pb2_grpc as pb_grpc
+    from solvers import Budget, solve
+
+    doc = json.loads(instance_path.read_text())
+    proc = None
+    if address is None:
+        address = f"127.0.0.1:{_free_port()}"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve", "--address", address, "--workers", str(workers)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    try:
+        _wait_serving(address, 300)
+        req = pb.SolveRequest(
+            instance=wire.instance_to_pb(doc), options=pb.SolveOptions(time_limit_s=5, solver=solver)
+        )
+        latencies: list[float] = []
+        statuses: dict[int, int] = {}
+        lock = threading.Lock()
+        per_thread = max(1, requests // concurrency)
+
+        def client() -> None:
+            with grpc.insecure_channel(address) as ch:
+                stub = pb_grpc.AllotmentStub(ch)
+                stub.Solve(req, timeout=30)  # connection set-up outside the measurement
+                for _ in range(per_thread):
+                    t = time.perf_counter()
+                    resp = stub.Solve(req, timeout=30)
+                    dt = time.perf_counter() - t
+                    with lock:
+                        latencies.append(dt)
+                        statuses[resp.status] = statuses.get(resp.status, 0) + 1
+
+        threads = [threading.Thread(target=client) for _ in range(concurrency)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - t0
+
+        inst = instance_from_dict(doc)
+        solve(inst, solver, Budget(5))  # warm
+        local = []
+        for _ in range(50):
+            t = time.perf_counter()
+            solve(inst, solver, Budget(5))
+            local.append(time.perf_counter() - t)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return {
+        "requests": float(len(latencies)),
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p90_ms": 1000 * _pct(latencies, 0.90),
+        "p99_ms": 1000 * _pct(latencies, 0.99),
+        "mean_ms": 1000 * statistics.fmean(latencies),
+        "max_ms": 1000 * max(latencies),
+        "throughput_per_s": len(latencies) / wall,
+        "in_process_median_ms": 1000 * statistics.median(local),
+        "optimal_share": statuses.get(1, 0) / max(1, len(latencies)),
+    }
+
+
+def main_rpc(
+    address: str | None, requests: int, concurrency: int, instance: str | None, workers: int, solver: str
+) -> int:
+    figures = run_rpc_bench(
+        address, requests, concurrency, Path(instance) if instance else SAMPLE, workers, solver
+    )
+    n, c = int(figures["requests"]), concurrency
+    print(f"tiny Solve over gRPC, solver {solver} ({n} requests, {c} client thread(s)):")
+    keys = ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "max_ms", "throughput_per_s", "in_process_median_ms")
+    for key in (*keys, "optimal_share"):
+        print(f"  {key:<22} {figures[key]:10.3f}")
+    return 0
