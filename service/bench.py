@@ -109,9 +109,9 @@ def run_rpc_bench(
         solve(inst, solver, Budget(5))  # warm
         local = []
         for _ in range(50):
-            t = time.perf_counter()
+            t1 = time.perf_counter()
             solve(inst, solver, Budget(5))
-            local.append(time.perf_counter() - t)
+            local.append(time.perf_counter() - t1)
     finally:
         if proc is not None:
             proc.terminate()
