@@ -20,7 +20,8 @@ Semantics (Kubernetes, v1.30-era default plugins)
   terms are ORed, a term's expressions ANDed (a term without expressions matches nothing); ``In``,
   ``NotIn`` (true when the label is absent), ``Exists``, ``DoesNotExist``, ``Gt``/``Lt`` (the label must
   exist and both it and the single value parse as integers).
-* NodeResourcesFit: per node and resource, the sum of requests of the pods on it <= allocatable.
+* NodeResourcesFit: per node and resource, the sum of requests of the pods on it <= allocatable,
+  checked (as the plugin does) for the resources a new pod there requests (``pods`` always).
 * GPU (openb share semantics): a request ``{count, milli, models}`` takes ``count`` whole devices
   (``milli`` = 1000) or, with ``count`` 1, ``milli`` in 1..999 of one device; per device the milli of the
   pods on it sum to <= 1000 (so whole devices are exclusive); ``models`` non-empty restricts the node's
@@ -45,7 +46,9 @@ Batch semantics (how a whole solution is judged)
 A solution is judged on the *final state* (running pods minus evictions, moved pods at their new node,
 placed pods): every newly placed or moved pod must pass every filter against all *other* pods of the
 final state. Running pods that stay put are not re-checked (Kubernetes' "IgnoredDuringExecution"), and
-a node that receives no new or moved pod is never blamed for its given state (e.g. overcommitted).
+a node that receives no new or moved pod is never blamed for its given state (e.g. overcommitted);
+on a receiving node a resource is checked when a new pod there requests it, a GPU device when a new
+pod uses it.
 Evictions need ``options.allow_evictions`` and an ``evictable`` pod, and (Kubernetes' preemption rule)
 the evicted pod's node must receive a newly placed pod of strictly higher priority. Moves (delete and
 recreate elsewhere) need an ``evictable`` pod; at most ``options.max_moves`` of them; a moved GPU pod
@@ -1103,15 +1106,22 @@ def evaluate(instance: Instance, solution: Solution) -> Evaluation:
         node = nodes[ni]
         cap = node.capacity
         used: dict[str, int] = {}
+        asked: set[str] = set()  # resources some new pod on the node requests (NodeResourcesFit)
+        new_devs: set[int] = set()
         for k in on_node[ni]:
-            for r, q in final[k][0].request_map.items():
+            pod, _, new, devs = final[k]
+            for r, q in pod.request_map.items():
                 used[r] = used.get(r, 0) + q
+                if new and q > 0:
+                    asked.add(r)
+            if new:
+                new_devs.update(devs)
         for r, q in used.items():
-            if q > cap.get(r, 0):
+            if r in asked and q > cap.get(r, 0):
                 viol.append(f"node {node.name!r}: {r} requested {q} > allocatable {cap.get(r, 0)}")
         for g in range(node.gpu_count):
             u = device_used.get((ni, g), 0)
-            if u > GPU_MILLI:
+            if g in new_devs and u > GPU_MILLI:
                 viol.append(f"node {node.name!r}: GPU {g} shared beyond capacity ({u} milli > 1000)")
 
     # -- inter-pod affinity / anti-affinity ------------------------------------------------------------

@@ -422,3 +422,11 @@ def test_objective_eviction_rank_and_fragmentation() -> None:
     assert e2.feasible and e2.terms["evictions"] == 2
     w = dict(objective_weights(i))
     assert e2.objective == 2 * w["evictions"] + 300
+
+
+def test_overcommitted_resource_only_checked_when_requested() -> None:
+    """On an overcommitted node a new pod asking none of the overloaded resource is accepted."""
+    running = [{**pod("r1", cpu=5000), "node": "n1"}]
+    i = inst([node("n1", "a")], [pod("cpu-less", cpu=0, mem=GIB), pod("cpu-ful", cpu=100)], running=running)
+    assert not violations(i, sol({"cpu-less": "n1", "cpu-ful": None}))
+    assert any("cpu requested" in x for x in violations(i, sol({"cpu-less": None, "cpu-ful": "n1"})))

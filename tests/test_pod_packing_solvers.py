@@ -277,3 +277,14 @@ def test_cpsat_hint_survives_symmetry_breaking(seed: int) -> None:
     status = solver.solve(pm.m)
     assert status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
     assert solver.objective_value == evaluate(inst, kube).objective
+
+
+def test_solvers_agree_with_checker_on_overcommitted_node() -> None:
+    """kube and cpsat place a cpu-less pod on an overcommitted node and keep a cpu pod away."""
+    nodes = [{"name": "n1", "allocatable": {"cpu": 4000, "memory": 8 * GIB}}]
+    running = [{"name": "r1", "requests": {"cpu": 5000}, "node": "n1", "evictable": False}]
+    pods = [{"name": "free", "requests": {"memory": GIB}}, {"name": "cpu", "requests": {"cpu": 100}}]
+    inst = Instance.from_dict({"problem": "pod_packing", "nodes": nodes, "pods": pods, "running": running})
+    for name in ("kube", "cpsat"):
+        res = solve(inst, name, Budget(5))
+        assert dict(res.solution.placements) == {"free": "n1", "cpu": None}, name

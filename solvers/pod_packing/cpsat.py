@@ -10,9 +10,9 @@ its node) unless it is evictable and evictions or moves are allowed; then it has
 (when allowed) and ``move[r,n]`` (when ``max_moves > 0``) literals with ``stay + evict + sum move = 1``.
 "New" literals are ``x`` and ``move``; presence on a node is new literals plus ``stay``.
 
-* resources: per node and resource, sum of requests of the agents present <= allocatable; a node whose
-  fixed load already exceeds a capacity only gets these constraints when it receives a new agent
-  (the checker's "nodes receiving new pods" rule);
+* resources: per node and resource, sum of requests of the agents present <= allocatable; where the
+  given state already exceeds a capacity (resource or GPU device) the constraint is only enforced by
+  each new agent requesting that resource (using that device), as the checker does;
 * GPU devices: a new GPU agent on node ``n`` picks ``count`` devices (``y`` literals); per device the
   milli of present agents (staying agents on their given devices) <= 1000; devices that hold no given
   pod are interchangeable, so their loads are ordered non-increasingly (symmetry breaking);
@@ -223,15 +223,19 @@ class PodModel:
                     m.add(sum(ys) == p.gpu.count * lit)
                     for g, y in enumerate(ys):
                         dev_terms[g].append(p.gpu.milli * y)
-            overloaded = any(q > cap.get(r, 0) for r, q in fixed.items()) or any(
-                v > GPU_MILLI for v in dev_fixed.values()
-            )
-            enf = None
-            if overloaded:
-                enf = m.new_bool_var(f"recv[{n}]")
-                for a, lit in entries:
-                    if not isinstance(lit, int) and self.home[a] != n:
-                        m.add_implication(lit, enf)
+            # a resource / device already over capacity in the given state (counting staying mobile
+            # pods) is only checked when a new pod requesting it arrives, as the checker does
+            initial: dict[str, int] = defaultdict(int)
+            for a, _ in entries:
+                if self.home[a] == n:
+                    for r, q in self.agents[a].request_map.items():
+                        initial[r] += q
+            dev_initial: dict[int, int] = defaultdict(int)
+            for a, _ in entries:
+                p = self.agents[a]
+                if self.home[a] == n and p.gpu is not None:
+                    for g in p.gpu_indices:
+                        dev_initial[g] += p.gpu.milli
             for r in inst.resources:
                 terms = [
                     self.agents[a].request_map.get(r, 0) * lit
@@ -240,14 +244,26 @@ class PodModel:
                 ]
                 if not terms:
                     continue
-                ct = m.add(sum(terms) + fixed.get(r, 0) <= cap.get(r, 0))
-                if enf is not None:
-                    ct.only_enforce_if(enf)
+                expr = sum(terms) + fixed.get(r, 0) <= cap.get(r, 0)
+                if initial.get(r, 0) <= cap.get(r, 0):
+                    m.add(expr)
+                else:
+                    for a, lit in entries:
+                        if (
+                            not isinstance(lit, int)
+                            and self.home[a] != n
+                            and self.agents[a].request_map.get(r, 0)
+                        ):
+                            m.add(expr).only_enforce_if(lit)
             for g in range(node.gpu_count):
                 if dev_terms.get(g):
-                    ct = m.add(sum(dev_terms[g]) + dev_fixed.get(g, 0) <= GPU_MILLI)
-                    if enf is not None:
-                        ct.only_enforce_if(enf)
+                    expr = sum(dev_terms[g]) + dev_fixed.get(g, 0) <= GPU_MILLI
+                    if dev_initial.get(g, 0) <= GPU_MILLI:
+                        m.add(expr)
+                    else:
+                        for a, _ in entries:
+                            if (a, n) in self.gpu_y:
+                                m.add(expr).only_enforce_if(self.gpu_y[(a, n)][g])
             # symmetry breaking: devices free of given pods are interchangeable -> loads non-increasing
             free_devs = [g for g in range(node.gpu_count) if not dev_fixed.get(g) and g not in staying]
             self.free_devs[n] = free_devs

@@ -95,7 +95,9 @@ class ClusterState:
 
     # -- filters ---------------------------------------------------------------------------------------
     def feasible(self, pod: Pod) -> np.ndarray:
-        mask = self.nf.node_level(pod) & (self.used + self.nf.request_vector(pod) <= self.cap).all(axis=1)
+        req = self.nf.request_vector(pod)
+        # NodeResourcesFit checks only the resources the pod requests (pods: always 1)
+        mask = self.nf.node_level(pod) & ((self.used + req <= self.cap) | (req == 0)).all(axis=1)
         if pod.gpu is not None:
             if pod.gpu.milli < GPU_MILLI:
                 mask &= (self.gfree >= pod.gpu.milli).any(axis=1)
