@@ -430,3 +430,35 @@ def test_overcommitted_resource_only_checked_when_requested() -> None:
     i = inst([node("n1", "a")], [pod("cpu-less", cpu=0, mem=GIB), pod("cpu-ful", cpu=100)], running=running)
     assert not violations(i, sol({"cpu-less": "n1", "cpu-ful": None}))
     assert any("cpu requested" in x for x in violations(i, sol({"cpu-less": None, "cpu-ful": "n1"})))
+
+
+def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(doc, list):
+        for k, v in enumerate(doc):
+            out += _paths(v, (*prefix, k))
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 50),
+    pick=st.integers(0, 10_000),
+    junk=st.sampled_from([None, "x", -1, 1.5, True, [], {}, [1], {"a": 1}]),
+)
+def test_corrupted_documents_fail_cleanly(seed: int, pick: int, junk: Any) -> None:
+    """Any single corrupted field yields a valid instance or an InstanceError with paths, never a crash."""
+    doc = generate(seed, running=2, anti=0.5, affinity=0.5, spread=0.5).to_dict()
+    paths = [p for p in _paths(doc) if p]
+    target = paths[pick % len(paths)]
+    cur = doc
+    for k in target[:-1]:
+        cur = cur[k]
+    cur[target[-1]] = junk
+    try:
+        Instance.from_dict(doc)
+    except InstanceError as exc:
+        assert all(isinstance(v.path, str) for v in exc.violations)
