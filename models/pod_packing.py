@@ -36,7 +36,8 @@ Semantics (Kubernetes, v1.30-era default plugins)
   matches its own terms, it may be first.
 * PodTopologySpread (``DoNotSchedule`` only; ``ScheduleAnyway`` never filters): eligible nodes are those
   passing the pod's node selector/affinity (nodeAffinityPolicy Honor, nodeTaintsPolicy Ignore) and
-  carrying the key; counts are of pods in the pod's namespace matching the selector on eligible nodes;
+  carrying the keys of all its DoNotSchedule constraints; counts are of pods in the pod's namespace
+  matching the selector on eligible nodes;
   the pod's node must carry the key and ``count(its domain) + self_match - min over eligible domains``
   must be <= ``max_skew``. ``minDomains``/``matchLabelKeys`` are not modelled.
 * Gangs: pending pods sharing ``gang`` are placed all or none.
@@ -415,6 +416,13 @@ def node_static_ok(pod: Pod, node: Node) -> bool:
         return False
     cap = node.capacity
     return all(v <= cap.get(k, 0) for k, v in pod.request_map.items())
+
+
+def spread_eligible(pod: Pod, node: Node) -> bool:
+    """PodTopologySpread counts a node when it carries every hard constraint's key and passes the pod's
+    node selector/affinity (nodeAffinityPolicy Honor, nodeTaintsPolicy Ignore)."""
+    labels = node.labels_map
+    return all(c.topology_key in labels for c in pod.hard_spread) and node_affinity_ok(pod, node)
 
 
 def spread_matches(owner: Pod, c: SpreadConstraint, other: Pod) -> bool:
@@ -1182,7 +1190,7 @@ def evaluate(instance: Instance, solution: Solution) -> Evaluation:
                     f"topology spread: pod {pa.name!r} on node {nodes[na].name!r} lacking label {key!r}"
                 )
                 continue
-            eligible = [ni for ni, n in enumerate(nodes) if key in n.labels_map and node_affinity_ok(pa, n)]
+            eligible = [ni for ni, n in enumerate(nodes) if spread_eligible(pa, n)]
             counts = {nodes[ni].labels_map[key]: 0 for ni in eligible}
             elig = set(eligible)
             for b, (pb, nb, _, _) in enumerate(final):

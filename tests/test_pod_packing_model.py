@@ -462,3 +462,17 @@ def test_corrupted_documents_fail_cleanly(seed: int, pick: int, junk: Any) -> No
         Instance.from_dict(doc)
     except InstanceError as exc:
         assert all(isinstance(v.path, str) for v in exc.violations)
+
+
+def test_topology_spread_eligible_nodes_need_every_constraint_key() -> None:
+    """With two hard constraints, a node lacking the second key is no domain for the first either."""
+    sel = {"match_labels": {"app": "web"}}
+    spread = [
+        {"max_skew": 1, "topology_key": ZONE, "when_unsatisfiable": "DoNotSchedule", "label_selector": sel},
+        {"max_skew": 1, "topology_key": "rack", "when_unsatisfiable": "DoNotSchedule", "label_selector": sel},
+    ]
+    nodes = [node("n1", "a", labels={"rack": "r1"}), node("n1b", "a", labels={"rack": "r2"}), node("n2", "b")]
+    pods = [pod(f"w{k}", labels={"app": "web"}, topology_spread=spread) for k in range(2)]
+    i = inst(nodes, pods)
+    assert not violations(i, sol({"w0": "n1", "w1": "n1b"}))
+    assert any("lacking label 'rack'" in x for x in violations(i, sol({"w0": "n2", "w1": None})))

@@ -55,10 +55,10 @@ from models.pod_packing import (
     Pod,
     Solution,
     component_maxima,
-    node_affinity_ok,
     objective_weights,
     running_rank,
     smallest_gpu_request,
+    spread_eligible,
     spread_matches,
 )
 from solvers.budget import Budget
@@ -337,9 +337,7 @@ class PodModel:
                 continue
             for c in pa.hard_spread:
                 key = c.topology_key
-                eligible = {
-                    n for n, nd in enumerate(inst.nodes) if key in self.labels[n] and node_affinity_ok(pa, nd)
-                }
+                eligible = {n for n, nd in enumerate(inst.nodes) if spread_eligible(pa, nd)}
                 doms: dict[str, set[int]] = defaultdict(set)
                 for n in eligible:
                     doms[self.labels[n][key]].add(n)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from models.pod_packing import GPU_MILLI, Instance, Pod, Solution, evaluate, node_affinity_ok, spread_matches
+from models.pod_packing import GPU_MILLI, Instance, Pod, Solution, evaluate, spread_eligible, spread_matches
 from solvers.budget import Budget
 from solvers.pod_packing.common import NodeFilter
 from solvers.registry import register
@@ -137,11 +137,7 @@ class ClusterState:
         blocked = self._watched(pod)
         spreads = []
         for c in pod.hard_spread:
-            eligible = [
-                ni
-                for ni, nd in enumerate(self.inst.nodes)
-                if c.topology_key in labels[ni] and node_affinity_ok(pod, nd)
-            ]
+            eligible = [ni for ni, nd in enumerate(self.inst.nodes) if spread_eligible(pod, nd)]
             counts = {labels[ni][c.topology_key]: 0 for ni in eligible}
             elig = set(eligible)
             for e, ne in self.bound:
@@ -188,9 +184,7 @@ class ClusterState:
                     continue
                 key = c.topology_key
                 mine = labels[nw][key]
-                eligible = [
-                    ni for ni, nd in enumerate(nodes) if key in labels[ni] and node_affinity_ok(w, nd)
-                ]
+                eligible = [ni for ni, nd in enumerate(nodes) if spread_eligible(w, nd)]
                 counts = {labels[ni][key]: 0 for ni in eligible}
                 elig = set(eligible)
                 for e, ne in self.bound:
