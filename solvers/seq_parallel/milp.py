@@ -122,7 +122,7 @@ def _set_start(h: highspy.Highs, values: np.ndarray) -> None:
 def _configure(h: highspy.Highs, budget: Budget) -> None:
     if budget.deterministic:
         h.setOptionValue("threads", 1)
-        h.setOptionValue("mip_max_nodes", 2000)
+        h.setOptionValue("mip_max_nodes", 200)
 
 
 def aligned_is_wlog(inst: Instance) -> bool:
@@ -369,10 +369,13 @@ def bucket_plan(inst: Instance, budget: Budget) -> tuple[Plan | None, dict[str, 
         assert parts is not None
         # the first (usually best) count gets 70% of what is left, later ones share the rest
         share = 0.7 if k == 0 and len(counts) > 1 else 1.0 / (len(counts) - k)
-        sub = budget.child(fraction=share)
+        # Deterministic mode: no wall-clock shares (they depend on machine load); every sub-MILP is
+        # bounded by its node limit instead, and only the overall deadline remains as a safety stop.
+        sub = budget if budget.deterministic else budget.child(fraction=share)
         plan: Plan = []
         for p, seqs in enumerate(parts):
-            groups, _ = solve_microbatch(inst, seqs, sub.child(fraction=1.0 / (len(parts) - p)))
+            part_budget = sub if budget.deterministic else sub.child(fraction=1.0 / (len(parts) - p))
+            groups, _ = solve_microbatch(inst, seqs, part_budget)
             if groups is None:
                 break
             plan.append(groups)
