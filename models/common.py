@@ -75,6 +75,15 @@ class Checker:
             raise InstanceError(self.violations)
 
     # -- typed accessors ------------------------------------------------------------------------------
+    def document(self, doc: Any) -> Mapping[str, Any]:
+        """The top-level object of a document; raises InstanceError at once when it is not an object
+        (nothing else can be checked then)."""
+        m = self.mapping(doc, "")
+        if m is None:
+            self.raise_if_any()
+            raise AssertionError("unreachable")
+        return m
+
     def mapping(self, value: Any, path: str) -> Mapping[str, Any] | None:
         if not isinstance(value, Mapping):
             self.add(path, f"must be an object, got {type_name(value)}")

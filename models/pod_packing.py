@@ -762,10 +762,7 @@ class Instance:
     @classmethod
     def from_dict(cls, doc: Any) -> Instance:
         chk = Checker()
-        d = chk.mapping(doc, "")
-        if d is None:
-            chk.raise_if_any()
-            raise AssertionError
+        d = chk.document(doc)
         check_problem_tag(chk, d, PROBLEM)
         chk.unknown_keys(d, ("problem", "name", "nodes", "pods", "running", "options"), "")
         name = d.get("name", "")
@@ -874,10 +871,7 @@ class Solution:
     @classmethod
     def from_dict(cls, doc: Any) -> Solution:
         chk = Checker()
-        d = chk.mapping(doc, "")
-        if d is None:
-            chk.raise_if_any()
-            raise AssertionError
+        d = chk.document(doc)
         chk.unknown_keys(d, ("placements", "evictions", "moves", "gpu_indices"), "")
         pl: list[tuple[str, str | None]] = []
         pm = chk.mapping(chk.field(d, "placements", ""), "placements") if "placements" in d else None

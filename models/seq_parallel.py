@@ -261,10 +261,7 @@ class Instance:
     @classmethod
     def from_dict(cls, doc: Any) -> Instance:
         chk = Checker()
-        d = chk.mapping(doc, "")
-        if d is None:
-            chk.raise_if_any()
-            raise AssertionError("unreachable")
+        d = chk.document(doc)
         check_problem_tag(chk, d, PROBLEM)
         chk.unknown_keys(d, _INSTANCE_KEYS, "")
         name = chk.field(d, "name", "", required=False)
@@ -389,10 +386,7 @@ class Solution:
     @classmethod
     def from_dict(cls, doc: Any) -> Solution:
         chk = Checker()
-        d = chk.mapping(doc, "")
-        if d is None:
-            chk.raise_if_any()
-        assert d is not None
+        d = chk.document(doc)
         chk.unknown_keys(d, ("microbatches",), "")
         mbs: list[MicroBatch] = []
         raw = chk.field(d, "microbatches", "")

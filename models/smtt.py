@@ -169,10 +169,7 @@ class Instance:
 
 def _validate(doc: Any) -> tuple[list[int], list[int], list[int], str, bool]:
     chk = Checker()
-    m = chk.mapping(doc, "")
-    if m is None:
-        chk.raise_if_any()
-        raise AssertionError("unreachable")
+    m = chk.document(doc)
     check_problem_tag(chk, m, PROBLEM)
     chk.unknown_keys(m, _INSTANCE_KEYS, "")
     name = ""
@@ -207,10 +204,7 @@ class Solution:
     @classmethod
     def from_dict(cls, doc: Any) -> Solution:
         chk = Checker()
-        m = chk.mapping(doc, "")
-        if m is None:
-            chk.raise_if_any()
-            raise AssertionError("unreachable")
+        m = chk.document(doc)
         chk.unknown_keys(m, _SOLUTION_KEYS, "")
         # Any integer is accepted here; evaluate() reports out-of-range entries as violations.
         seq = _int_list(chk, m, "sequence", required=True, maximum=None, minimum=None)

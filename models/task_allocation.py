@@ -159,10 +159,7 @@ class Instance:
     @classmethod
     def from_dict(cls, doc: Any) -> Instance:
         chk = Checker()
-        d = chk.mapping(doc, "")
-        if d is None:
-            chk.raise_if_any()
-            raise AssertionError  # unreachable
+        d = chk.document(doc)
         check_problem_tag(chk, d, PROBLEM)
         chk.unknown_keys(d, _INSTANCE_KEYS, "")
         name = d.get("name", "")
@@ -335,10 +332,7 @@ class Solution:
     @classmethod
     def from_dict(cls, doc: Any) -> Solution:
         chk = Checker()
-        d = chk.mapping(doc, "")
-        if d is None:
-            chk.raise_if_any()
-            raise AssertionError  # unreachable
+        d = chk.document(doc)
         chk.unknown_keys(d, ("assignment",), "")
         raw = chk.field(d, "assignment", "")
         seq = None if raw is None else chk.sequence(raw, "assignment")
