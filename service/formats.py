@@ -55,6 +55,15 @@ def detect_format(path: Path, text: str) -> str:
     raise FormatError(f"{path}: cannot detect the format; pass --format ({', '.join(FORMATS[1:])})")
 
 
+def _load_json(path: Path, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormatError(
+            f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+
+
 def _named(path: Path, instances: list[Any]) -> list[Entry]:
     if len(instances) == 1:
         return [(str(path), instances[0])]
@@ -83,12 +92,7 @@ def read_file(path: Path, fmt: str = "auto", *, jobs: int | None = None) -> list
     if fmt == "auto":
         fmt = detect_format(path, text)
     if fmt == "json":
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise FormatError(
-                f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-            ) from None
+        doc = _load_json(path, text)
         docs = doc if isinstance(doc, list) else [doc]
         out: list[Any] = []
         for d in docs:
@@ -118,12 +122,7 @@ def read_file(path: Path, fmt: str = "auto", *, jobs: int | None = None) -> list
     if fmt == "kubectl":
         from models import pod_packing
 
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise FormatError(
-                f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-            ) from None
+        doc = _load_json(path, text)
         try:
             inst = pod_packing.read_kubectl(doc)
         except InstanceError as exc:
