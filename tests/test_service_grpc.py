@@ -217,8 +217,9 @@ def test_stream_sends_progress_then_result(stub: pb_grpc.AllotmentStub) -> None:
 
 
 def test_cancelled_streams_free_their_workers(stub: pb_grpc.AllotmentStub) -> None:
-    """Two long solves occupy both workers; cancelling their streams must free them for a new request
-    within a couple of seconds (instead of after their 60 s budgets)."""
+    """Two long solves occupy both workers; meanwhile the server still answers ListSolvers and Validate
+    at once, and cancelling the streams frees both workers for a new request within a couple of seconds
+    (instead of after their 60 s budgets)."""
     from instances import smtt as gen
 
     big = gen.generate(seed=11, n=400).to_dict()
@@ -227,6 +228,12 @@ def test_cancelled_streams_free_their_workers(stub: pb_grpc.AllotmentStub) -> No
     )
     calls = [stub.SolveStream(req, timeout=120) for _ in range(2)]
     time.sleep(1.5)  # both are running now
+    # the event loop stays responsive while both workers are busy with CPU-bound solves
+    t0 = time.monotonic()
+    assert stub.ListSolvers(pb.ListSolversRequest(problem="smtt"), timeout=2).solvers
+    bad = stub.Validate(pb.ValidateRequest(instance=pb.Instance(smtt=pb.SmttInstance())), timeout=2)
+    assert not bad.valid
+    assert time.monotonic() - t0 < 0.5
     for c in calls:
         c.cancel()
     small = json.loads((ROOT / "instances" / "samples" / "smtt.json").read_text())
