@@ -11,6 +11,7 @@
     allot serve [--address HOST:PORT] [--workers N]
     allot solvers [--problem P]
     allot bench rpc [--requests N] [--concurrency C] [--address HOST:PORT]
+    allot bench tardiness|gap|pods|flexsp [ARGS...]   (each prints its own --help)
 
 Exit status: 0 when every instance was solved (any status but INVALID/ERROR) or valid; 1 when some
 instance was invalid or failed (the others are still solved and reported); 2 for usage and file errors.
@@ -313,10 +314,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from service.bench import main_rpc
+#: Family benchmarks: ``allot bench NAME ARGS...`` runs ``main(ARGS) -> int`` of the module (imported only
+#: when used, so the CLI starts fast). Each module owns its argument parser (prog "allot bench NAME").
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "tardiness": ("solvers.smtt.bench", "SMTT / weighted tardiness against OR-Library optima"),
+    "gap": ("solvers.task_allocation.bench", "generalised assignment against best-known values"),
+    "pods": ("solvers.pod_packing.bench", "pod packing: failing scenarios and the openb trace"),
+    "flexsp": ("solvers.seq_parallel.bench", "sequence-parallel planning against FlexSP's reference"),
+}
 
-    return main_rpc(args.address, args.requests, args.concurrency, args.instance, args.workers, args.solver)
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.bench == "rpc":
+        from service.bench import main_rpc
+
+        return main_rpc(
+            args.address, args.requests, args.concurrency, args.instance, args.workers, args.solver
+        )
+    import importlib
+
+    module_name, _ = BENCHMARKS[args.bench]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        print(f"allot: error: benchmark {args.bench!r} is not available yet ({module_name})", file=sys.stderr)
+        return 2
+    rest = list(args.args)
+    if rest[:1] == ["--"]:
+        rest = rest[1:]
+    return int(module.main(rest))
 
 
 def cmd_solvers(args: argparse.Namespace) -> int:
@@ -414,6 +440,10 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--instance", help="native JSON instance (default: the SMTT sample)")
     br.add_argument("--solver", default="auto")
     br.set_defaults(fn=cmd_bench)
+    for name, (_, help_text) in BENCHMARKS.items():
+        bf = bsub.add_parser(name, help=help_text, add_help=False)
+        bf.add_argument("args", nargs=argparse.REMAINDER, help="see `allot bench %(prog)s --help`")
+        bf.set_defaults(fn=cmd_bench)
 
     ls = sub.add_parser("solvers", help="list solvers per family")
     ls.add_argument("--problem", choices=list(models.FAMILIES))
@@ -422,6 +452,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) >= 2 and argv[0] == "bench" and argv[1] in BENCHMARKS:
+        # family benchmarks parse their own arguments (including --help)
+        argv = [*argv[:2], "--", *argv[2:]]
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
