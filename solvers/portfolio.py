@@ -76,7 +76,8 @@ def run_portfolio(
             stats[f"{step.name}.bound"] = res.bound
             if best_sol is not None:
                 budget.report(step.name, best_obj, best_bound, None)
-        best_bound = round_bound(best_bound, integral) or best_bound
+        rounded = round_bound(best_bound, integral)
+        best_bound = best_bound if rounded is None else rounded
     if infeasible_by:
         return Result(
             instance.PROBLEM,
