@@ -137,11 +137,11 @@ def run_orlib(args: argparse.Namespace) -> list[dict[str, Any]]:
         print(f"OR-Library, solver {args.solver}, {args.time_limit:g} s per instance, load {_load_avg()}")
         hdr = ("set", "inst", "opt found", "proved", "bad bnd", "gap% mean", "gap% max", "t mean", "t max")
         print("{:<7}{:>6}{:>11}{:>8}{:>9}{:>11}{:>10}{:>9}{:>8}".format(*hdr))
-        for r in rows:
+        for row in rows:
             print(
-                f"{r['set']:<7}{r['instances']:>6}{r['optimum_found']:>11}{r['proved']:>8}{r['bad_bounds']:>9}"
-                f"{r['mean_gap_pct']:>11.3f}{r['max_gap_pct']:>10.3f}{r['mean_time_s']:>9.3f}"
-                f"{r['max_time_s']:>8.3f}"
+                f"{row['set']:<7}{row['instances']:>6}{row['optimum_found']:>11}{row['proved']:>8}{row['bad_bounds']:>9}"
+                f"{row['mean_gap_pct']:>11.3f}{row['max_gap_pct']:>10.3f}{row['mean_time_s']:>9.3f}"
+                f"{row['max_time_s']:>8.3f}"
             )
     return rows
 
@@ -217,10 +217,10 @@ def run_study(args: argparse.Namespace) -> list[dict[str, Any]]:
         )
         hdr = ("n", "method", "inst", "gap% mean", "gap% max", "t mean", "t max", "proved")
         print("{:>5}  {:<7}{:>5}{:>11}{:>10}{:>9}{:>8}{:>8}".format(*hdr))
-        for r in rows:
+        for row in rows:
             print(
-                f"{r['n']:>5}  {r['method']:<7}{r['instances']:>5}{r['mean_gap_pct']:>11.3f}"
-                f"{r['max_gap_pct']:>10.3f}{r['mean_time_s']:>9.3f}{r['max_time_s']:>8.3f}{r['proved']:>8}"
+                f"{row['n']:>5}  {row['method']:<7}{row['instances']:>5}{row['mean_gap_pct']:>11.3f}"
+                f"{row['max_gap_pct']:>10.3f}{row['mean_time_s']:>9.3f}{row['max_time_s']:>8.3f}{row['proved']:>8}"
             )
     return rows
 
