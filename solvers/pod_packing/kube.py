@@ -61,6 +61,8 @@ class ClusterState:
         for i, nd in enumerate(instance.nodes):
             self.gfree[i, : nd.gpu_count] = GPU_MILLI
         self.bound: list[tuple[Pod, int]] = []
+        #: bound pods carrying anti-affinity (the symmetric check only needs these)
+        self.anti: list[tuple[Pod, int]] = []
         #: newly placed pods whose affinity / hard spread must stay satisfied (final-state semantics)
         self.watchers: list[tuple[Pod, int]] = []
         self.labels = [nd.labels_map for nd in instance.nodes]
@@ -77,6 +79,8 @@ class ClusterState:
             for g in devs:
                 self.gfree[ni, g] -= pod.gpu.milli
         self.bound.append((pod, ni))
+        if pod.pod_anti_affinity:
+            self.anti.append((pod, ni))
 
     @staticmethod
     def nonzero(pod: Pod) -> np.ndarray:
@@ -86,12 +90,20 @@ class ClusterState:
         )
 
     def snapshot(self) -> tuple[Any, ...]:
-        return (self.used.copy(), self.nz_used.copy(), self.gfree.copy(), len(self.bound), len(self.watchers))
+        return (
+            self.used.copy(),
+            self.nz_used.copy(),
+            self.gfree.copy(),
+            len(self.bound),
+            len(self.watchers),
+            len(self.anti),
+        )
 
     def restore(self, snap: tuple[Any, ...]) -> None:
-        self.used, self.nz_used, self.gfree, nb, nw = snap
+        self.used, self.nz_used, self.gfree, nb, nw, na = snap
         del self.bound[nb:]
         del self.watchers[nw:]
+        del self.anti[na:]
 
     # -- filters ---------------------------------------------------------------------------------------
     def feasible(self, pod: Pod) -> np.ndarray:
@@ -109,13 +121,16 @@ class ClusterState:
 
     def _inter_pod(self, pod: Pod, mask: np.ndarray) -> np.ndarray:
         labels = self.labels
+        if not (self.anti or self.watchers or pod.pod_anti_affinity or pod.pod_affinity or pod.hard_spread):
+            return mask
         forbidden: set[tuple[str, str]] = set()
         # existing pods' anti-affinity against the incoming pod (symmetry), and the pod's own
-        for e, ne in self.bound:
+        for e, ne in self.anti:
             for t in e.pod_anti_affinity:
                 v = labels[ne].get(t.topology_key)
                 if v is not None and t.selects(e, pod):
                     forbidden.add((t.topology_key, v))
+        for e, ne in self.bound if pod.pod_anti_affinity else ():
             for t in pod.pod_anti_affinity:
                 v = labels[ne].get(t.topology_key)
                 if v is not None and t.selects(pod, e):
