@@ -306,6 +306,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 max_tasks=args.max_tasks,
                 grace_s=args.grace,
                 memory_limit_mb=args.memory_limit_mb,
+                max_queue=args.max_queue,
             )
         )
     except RuntimeError as exc:
@@ -428,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--max-tasks", type=int, default=200, help="recycle a worker after this many solves")
     sv.add_argument("--grace", type=float, default=5.0, help="shutdown grace period in seconds")
     sv.add_argument("--memory-limit-mb", type=int, help="address-space limit per worker")
+    sv.add_argument("--max-queue", type=int, default=64, help="solves waiting for a worker before refusing")
     sv.set_defaults(fn=cmd_serve)
 
     b = sub.add_parser("bench", help="benchmarks that print figures")

@@ -8,6 +8,10 @@ Budget: ``min(options.time_limit_s or default, RPC deadline - margin)`` with
 best incumbent rather than DEADLINE_EXCEEDED. A cancelled RPC cancels its job (the worker's solver sees
 the cancel event within milliseconds and the slot is free for the next request).
 
+Admission: at most ``max_queue`` solves wait for a worker; beyond that a request is refused at once with
+RESOURCE_EXHAUSTED and a ``google.rpc.RetryInfo`` hint, instead of queueing without bound. Instances
+are parsed and validated in a thread, so a large one does not stall the event loop.
+
 Errors: an invalid instance or option is answered INVALID_ARGUMENT with a ``google.rpc.BadRequest``
 listing every field violation (paths as in native JSON), never a traceback. Health checking
 (``grpc.health.v1``; SERVING once the workers are warm, NOT_SERVING while shutting down) and server
@@ -71,15 +75,44 @@ def _bad_request_status(message: str, violations: list[FieldViolation]) -> grpc.
     return rpc_status.to_status(st)
 
 
+class Overloaded(Exception):
+    """The queue is full: the client should retry later (RESOURCE_EXHAUSTED with a RetryInfo hint)."""
+
+
 class AllotmentServicer(pb_grpc.AllotmentServicer):
-    def __init__(self, pool: WorkerPool, *, max_workers_per_solve: int = 1):
+    def __init__(self, pool: WorkerPool, *, max_workers_per_solve: int = 1, max_queue: int = 64):
         self.pool = pool
         self.max_workers_per_solve = max_workers_per_solve
+        self.max_queue = max_queue
+
+    async def _admit(
+        self, request: pb.SolveRequest, context: grpc.aio.ServicerContext
+    ) -> tuple[Any, str, SolveSpec] | None:
+        """Validate (in a thread: a large instance must not stall the event loop) and admit a request.
+        Aborts the RPC (and returns None) when it is invalid or the queue is full."""
+        if self.pool.queued >= self.max_queue:
+            await self._overloaded(context)
+            return None
+        remaining = context.time_remaining()  # read on the loop: the context is not thread-safe
+        try:
+            return await asyncio.to_thread(self._prepare, request, remaining)
+        except InvalidRequest as exc:
+            await self._reject(context, exc)
+            return None
+
+    async def _overloaded(self, context: grpc.aio.ServicerContext) -> None:
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.FromMilliseconds(500)
+        packed = any_pb2.Any()
+        packed.Pack(retry)
+        message = f"solve queue is full ({self.pool.queued} waiting); retry later"
+        st = rpc_status.to_status(
+            status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=message, details=[packed])
+        )
+        await context.abort(st.code, st.details, st.trailing_metadata)
 
     # -- request handling shared by Solve and SolveStream ------------------------------------------
-    def _prepare(
-        self, request: pb.SolveRequest, context: grpc.aio.ServicerContext
-    ) -> tuple[Any, str, SolveSpec]:
+    def _prepare(self, request: pb.SolveRequest, remaining: float | None) -> tuple[Any, str, SolveSpec]:
         violations: list[FieldViolation] = []
         instance = None
         try:
@@ -106,7 +139,6 @@ class AllotmentServicer(pb_grpc.AllotmentServicer):
         if violations:
             raise InvalidRequest(violations)
         limit = opts.time_limit_s or DEFAULT_TIME_LIMIT_S
-        remaining = context.time_remaining()
         if remaining is not None:
             limit = max(0.0, min(limit, remaining - deadline_margin(remaining)))
         spec = SolveSpec(
@@ -124,11 +156,10 @@ class AllotmentServicer(pb_grpc.AllotmentServicer):
 
     # -- RPCs ----------------------------------------------------------------------------------------
     async def Solve(self, request: pb.SolveRequest, context: grpc.aio.ServicerContext) -> pb.SolveResponse:
-        try:
-            instance, solver, spec = self._prepare(request, context)
-        except InvalidRequest as exc:
-            await self._reject(context, exc)
-            raise AssertionError("unreachable") from None
+        admitted = await self._admit(request, context)
+        if admitted is None:  # pragma: no cover - _admit aborted the RPC
+            raise AssertionError("unreachable")
+        instance, solver, spec = admitted
         res = await self.pool.submit(instance, solver, spec)
         log.info(
             "solve request_id=%s problem=%s status=%s objective=%s gap=%s time=%.3fs",
@@ -144,11 +175,10 @@ class AllotmentServicer(pb_grpc.AllotmentServicer):
     async def SolveStream(
         self, request: pb.SolveRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.SolveUpdate]:
-        try:
-            instance, solver, spec = self._prepare(request, context)
-        except InvalidRequest as exc:
-            await self._reject(context, exc)
+        admitted = await self._admit(request, context)
+        if admitted is None:
             return
+        instance, solver, spec = admitted
         updates: asyncio.Queue[ProgressMsg] = asyncio.Queue()
         task = asyncio.create_task(self.pool.submit(instance, solver, spec, updates.put_nowait))
         try:
@@ -259,6 +289,7 @@ async def serve(
     max_tasks: int = 200,
     grace_s: float = 5.0,
     memory_limit_mb: int | None = None,
+    max_queue: int = 64,
     ready: asyncio.Event | None = None,
 ) -> None:
     """Run the server until SIGTERM/SIGINT; then NOT_SERVING, refuse new work, finish in-flight solves."""
@@ -269,7 +300,7 @@ async def serve(
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ]
     )
-    pb_grpc.add_AllotmentServicer_to_server(AllotmentServicer(pool), server)
+    pb_grpc.add_AllotmentServicer_to_server(AllotmentServicer(pool, max_queue=max_queue), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -107,7 +107,10 @@ def warmup(problems: list[str] | None = None) -> dict[str, float]:
         _load(problem)
         t0 = time.perf_counter()
         if problem in _WARMUPS:
-            _WARMUPS[problem]()
+            try:
+                _WARMUPS[problem]()
+            except Exception:  # one family's broken warm-up must not take the others (or a server) down
+                log.exception("warm-up of %s failed; its kernels will compile on first use", problem)
         times[problem] = time.perf_counter() - t0
     return times
 

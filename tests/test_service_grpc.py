@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,25 +35,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    """A server with two workers; waits (up to 180 s, first-run Numba compilation included) for SERVING."""
+@contextlib.contextmanager
+def running_server(*extra: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`allot serve` on a free port; waits (up to 180 s, first-run Numba compilation included) for
+    SERVING, and terminates the server afterwards."""
     address = f"127.0.0.1:{_free_port()}"
+    # output to a file, not a pipe nobody drains (a full pipe would block the server's writes)
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "service.cli",
-            "serve",
-            "--address",
-            address,
-            "--workers",
-            "2",
-            "--grace",
-            "2",
-        ],
+        [sys.executable, "-m", "service.cli", "-v", "serve", "--address", address, "--grace", "2", *extra],
         cwd=ROOT,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -61,8 +55,8 @@ def server() -> Iterator[str]:
     try:
         while True:
             if proc.poll() is not None:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                pytest.fail(f"server exited with {proc.returncode}:\n{out}")
+                log.seek(0)
+                pytest.fail(f"server exited with {proc.returncode}:\n{log.read().decode(errors='replace')}")
             try:
                 r = health.Check(health_pb2.HealthCheckRequest(service="allot.v1.Allotment"), timeout=1)
                 if r.status == health_pb2.HealthCheckResponse.SERVING:
@@ -72,7 +66,11 @@ def server() -> Iterator[str]:
             if time.monotonic() > deadline:
                 pytest.fail("server did not become SERVING within 180 s")
             time.sleep(0.2)
-        yield address
+        yield address, proc
+    except BaseException:
+        log.seek(0)
+        sys.stderr.write("server output:\n" + log.read().decode(errors="replace")[-5000:])
+        raise
     finally:
         channel.close()
         proc.terminate()
@@ -81,6 +79,14 @@ def server() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """A server with two workers, shared by the tests of this module."""
+    with running_server("--workers", "2") as (address, _):
+        yield address
 
 
 @pytest.fixture()
@@ -254,3 +260,73 @@ def test_list_solvers_covers_every_family(stub: pb_grpc.AllotmentStub) -> None:
         by_problem.setdefault(s.problem, set()).add(s.kind)
     for problem in models.FAMILIES:
         assert {"portfolio", "heuristic", "exact"} <= by_problem.get(problem, set()), problem
+
+
+def _busy_worker(server_pid: int) -> int:
+    """The PID of the server's worker process that is using the CPU (the one solving)."""
+    children = [int(p) for p in Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()]
+    workers = [p for p in children if b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+    def cpu(pid: int) -> int:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    before = {p: cpu(p) for p in workers}
+    time.sleep(0.5)
+    return max(workers, key=lambda p: cpu(p) - before[p])
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_killed_worker_answers_with_incumbent_and_is_replaced() -> None:
+    """A worker killed (SIGKILL) mid-solve costs only its own request: the client gets the best incumbent
+    the worker had streamed (verified, FEASIBLE, with a message saying what happened) and the pool
+    replaces the worker, so the next request is served normally."""
+    import signal as _signal
+
+    from instances import smtt as gen
+
+    big = gen.generate(seed=5, n=400).to_dict()
+    small = json.loads((ROOT / "instances" / "samples" / "smtt.json").read_text())
+    with running_server("--workers", "1") as (address, proc), grpc.insecure_channel(address) as ch:
+        stub = pb_grpc.AllotmentStub(ch)
+        req = pb.SolveRequest(instance=wire.instance_to_pb(big), options=pb.SolveOptions(time_limit_s=60))
+        future = stub.Solve.future(req, timeout=60)
+        time.sleep(1.5)  # rules and local search have reported an incumbent by now
+        os.kill(_busy_worker(proc.pid), _signal.SIGKILL)
+        resp = future.result()
+        assert resp.status == pb.FEASIBLE
+        assert "died" in resp.message
+        _check_answer(big, resp)
+        again = stub.Solve(
+            pb.SolveRequest(instance=wire.instance_to_pb(small), options=pb.SolveOptions(time_limit_s=5)),
+            timeout=60,
+        )
+        assert again.status in STATUS_OK
+
+
+def test_full_queue_is_refused_with_retry_hint() -> None:
+    """With one worker busy and the queue (size 1) full, a further request is refused at once with
+    RESOURCE_EXHAUSTED and a RetryInfo detail, instead of waiting without bound."""
+    from instances import smtt as gen
+
+    big = gen.generate(seed=6, n=400).to_dict()
+    with (
+        running_server("--workers", "1", "--max-queue", "1") as (address, _),
+        grpc.insecure_channel(address) as ch,
+    ):
+        stub = pb_grpc.AllotmentStub(ch)
+        req = pb.SolveRequest(instance=wire.instance_to_pb(big), options=pb.SolveOptions(time_limit_s=30))
+        running = stub.Solve.future(req, timeout=60)
+        time.sleep(1.0)
+        queued = stub.Solve.future(req, timeout=60)
+        time.sleep(2.0)  # generous: the machine may be loaded
+        t0 = time.monotonic()
+        with pytest.raises(grpc.RpcError) as info:
+            stub.Solve(req, timeout=30)
+        assert time.monotonic() - t0 < 2.0
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        status = rpc_status.from_call(info.value)  # type: ignore[arg-type]
+        assert status is not None
+        assert any(d.Is(error_details_pb2.RetryInfo.DESCRIPTOR) for d in status.details)
+        running.cancel()
+        queued.cancel()
