@@ -172,14 +172,20 @@ class PodModel:
 
     def pres(self, a: int, nodes: set[int] | None = None) -> list[Any]:
         """Terms (literals or 1) of agent a's presence on the given nodes (all nodes when None)."""
-        out = [lit for n, lit in self.new[a].items() if nodes is None or n in nodes]
+        if nodes is None:
+            out = list(self.new[a].values())
+        else:
+            out = self.newp(a, nodes)
         h = self.home[a]
         if h is not None and (nodes is None or h in nodes):
             out.append(self.stay[a])
         return out
 
     def newp(self, a: int, nodes: set[int]) -> list[Any]:
-        return [lit for n, lit in self.new[a].items() if n in nodes]
+        lits = self.new[a]
+        if len(nodes) < len(lits):
+            return [lits[n] for n in sorted(nodes) if n in lits]
+        return [lit for n, lit in lits.items() if n in nodes]
 
     def domains(self, key: str) -> dict[str, set[int]]:
         out: dict[str, set[int]] = defaultdict(set)
@@ -281,13 +287,39 @@ class PodModel:
     def _inter_pod(self) -> None:
         m = self.m
         A = len(self.agents)
+        # cliques: pending pods identical in namespace, labels and anti-affinity whose term selects its
+        # own kind may share no domain of that term's key -> one "sum <= 1" per domain for the group
+        # replaces the pairwise constraints among them (fewer constraints, a tighter relaxation)
+        groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+        for a in range(self.P):
+            pa = self.agents[a]
+            if pa.pod_anti_affinity and self.new[a]:
+                groups[(pa.namespace, pa.labels, pa.pod_anti_affinity)].append(a)
+        clique_of: dict[tuple[int, int], int] = {}  # (agent, term index) -> group id
+        for gid, members in enumerate(groups.values()):
+            if len(members) < 2:
+                continue
+            p0 = self.agents[members[0]]
+            for ti, t in enumerate(p0.pod_anti_affinity):
+                if not t.selects(p0, p0):
+                    continue
+                for a in members:
+                    clique_of[(a, ti)] = gid
+                for nodes in self.domains(t.topology_key).values():
+                    lits = [x for a in members for x in self.newp(a, nodes)]
+                    if len(lits) > 1:
+                        m.add(sum(lits) <= 1)
+        gid_of = {a: gid for gid, members in enumerate(groups.values()) for a in members}
         for a in range(A):
             self.tick()
             pa = self.agents[a]
-            for t in pa.pod_anti_affinity:
+            for ti, t in enumerate(pa.pod_anti_affinity):
                 doms = self.domains(t.topology_key)
+                in_clique = (a, ti) in clique_of
                 for b in range(A):
                     if b == a or not t.selects(pa, self.agents[b]):
+                        continue
+                    if in_clique and gid_of.get(b) == clique_of[(a, ti)]:
                         continue
                     if not self.new[a] and not self.new[b]:
                         continue
@@ -430,11 +462,15 @@ class PodModel:
         maxima = dict(component_maxima(inst))
         obj: list[Any] = []
         const = 0
+        #: per priority level: the placed expressions of its pods (level-by-level solving)
+        self.level_placed: dict[int, list[Any]] = defaultdict(list)
         for i, p in enumerate(inst.pods):
             w = weights[f"unplaced_p{p.priority}"]
             const += w
             if not isinstance(self.placed[i], int):
                 obj.append(-w * self.placed[i])
+                self.level_placed[p.priority].append(self.placed[i])
+        n_level_terms, level_const = len(obj), const
         rank = running_rank(inst)
         wd = weights["evictions"]
         for a in range(self.P, len(self.agents)):
@@ -488,6 +524,8 @@ class PodModel:
                     m.add(free_e >= small).only_enforce_if(b1)
                     m.add(f >= free_e).only_enforce_if(b0.Not(), b1.Not())
                     obj.append(wp * f)
+        #: evictions/moves and packing: the components after the levels (already weighted), constant
+        self.tail: tuple[list[Any], int] = (obj[n_level_terms:], const - level_const)
         m.minimize(sum(obj) + const)
 
     # -- hint and extraction -----------------------------------------------------------------------------

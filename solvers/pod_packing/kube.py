@@ -248,9 +248,13 @@ class ClusterState:
         return devs
 
 
-def schedule(instance: Instance, budget: Budget, most: bool) -> tuple[Solution, dict[str, Any]]:
+def schedule(
+    instance: Instance, budget: Budget, most: bool, order: list[int] | None = None
+) -> tuple[Solution, dict[str, Any]]:
+    """Schedule the pending pods one by one in ``order`` (default: the kube queue order)."""
     st = ClusterState(instance)
-    order = sorted(range(len(instance.pods)), key=lambda i: (-instance.pods[i].priority, i))
+    if order is None:
+        order = sorted(range(len(instance.pods)), key=lambda i: (-instance.pods[i].priority, i))
     placement: dict[str, str | None] = {p.name: None for p in instance.pods}
     gpu: dict[str, tuple[int, ...]] = {}
     done: set[int] = set()

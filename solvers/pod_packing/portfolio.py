@@ -13,8 +13,10 @@ from typing import Any
 
 from models.pod_packing import Instance
 from solvers.budget import Budget
-from solvers.pod_packing.cpsat import estimated_size, run_cpsat
+from solvers.pod_packing.cpsat import estimated_size
+from solvers.pod_packing.greedy import run_greedy
 from solvers.pod_packing.kube import run_kube, run_kube_most
+from solvers.pod_packing.lex import run_lex
 from solvers.portfolio import Step, run_portfolio
 from solvers.registry import register
 from solvers.result import Result
@@ -22,11 +24,12 @@ from solvers.result import Result
 MAX_CPSAT_LITERALS = 150_000
 
 
-@register("pod_packing", "auto", "portfolio", "kube -> kube-most -> cpsat (warm-started)")
+@register("pod_packing", "auto", "portfolio", "kube -> kube-most -> greedy -> cpsat-lex (warm-started)")
 def run_auto(instance: Instance, budget: Budget, hint: Any = None) -> Result:
     steps = [
-        Step("kube", run_kube, share=0.3),
-        Step("kube-most", run_kube_most, share=0.3),
-        Step("cpsat", run_cpsat, share=1.0, when=lambda i: estimated_size(i) <= MAX_CPSAT_LITERALS),
+        Step("kube", run_kube, share=0.2),
+        Step("kube-most", run_kube_most, share=0.2),
+        Step("greedy", run_greedy, share=0.3),
+        Step("cpsat-lex", run_lex, share=1.0, when=lambda i: estimated_size(i) <= MAX_CPSAT_LITERALS),
     ]
     return run_portfolio(instance, budget, steps, hint=hint, name="auto")
