@@ -3,6 +3,6 @@
 Importing the package registers every solver and the cheap bound with :mod:`solvers.registry`.
 """
 
-from solvers.seq_parallel import bfd, bound, common, milp, pack, portfolio
+from solvers.seq_parallel import bfd, bound, common, lpbound, milp, pack, portfolio
 
-__all__ = ["bfd", "bound", "common", "milp", "pack", "portfolio"]
+__all__ = ["bfd", "bound", "common", "lpbound", "milp", "pack", "portfolio"]

@@ -536,7 +536,14 @@ def run_milp(inst: Instance, budget: Budget, hint: object = None) -> Result:
     t0 = time.perf_counter()
     stats: dict[str, object] = {}
     if len(inst.sequences) <= EXACT_MAX_SEQS:
-        plan, bound, finished = exact_plan(inst, budget, plan_from_solution(inst, hint))
+        warm = plan_from_solution(inst, hint)
+        if warm is None:  # no hint: a fast packing as the start, and the answer if HiGHS finds nothing
+            from solvers.seq_parallel.pack import pack_plan
+
+            warm = pack_plan(inst, budget.child(fraction=0.2))[0]
+        plan, bound, finished = exact_plan(inst, budget, warm)
+        if plan is None and warm is not None and not (bound is not None and math.isinf(bound)):
+            plan = warm
         stats["model"] = "exact"
         stats["time_s"] = round(time.perf_counter() - t0, 4)
         if plan is None:

@@ -33,6 +33,8 @@ and does not exceed the destination micro-batch's time otherwise; then *merge*: 
 buddy range holds the slowest group's degree is merged into it (doubling the degree) when that makes
 the group faster. Every accepted move strictly lowers the step time or the load of a slowest group;
 the number of passes is capped, and the kernel returns to Python between chunks to poll the budget.
+In deterministic mode the clock is not consulted: the work is bounded by the candidate list and the
+pass cap, so the same instance always gives the same plan.
 
 No bound is claimed by this solver (the registry adds the cheap bound; ``bound.py`` has the LP one).
 """
@@ -349,7 +351,7 @@ def pack_plan(inst: Instance, budget: Budget, ls_passes: int = 400) -> tuple[Pla
             if base is not None:
                 firsts += [base[0] * f for f in (1.25, 1.5, 2.0)]
         for x0 in firsts:
-            if best is not None and budget.should_stop():
+            if best is not None and not budget.deterministic and budget.should_stop():
                 break
             res = base if x0 is None else P.bisect([x0], m, base[0] if base else P.floor())
             if res is None:
@@ -365,7 +367,7 @@ def pack_plan(inst: Instance, budget: Budget, ls_passes: int = 400) -> tuple[Pla
                 item_grp, grp_mb, grp_k, grp_load, grp_tok = arrs
                 done = _ls(P.tv, P.lens, P.capd, P.degs, m, item_grp, grp_mb, grp_k, grp_load, grp_tok, ng, k)
                 left -= k
-                if done < k or budget.should_stop():
+                if done < k or (not budget.deterministic and budget.should_stop()):
                     break
             tried += 1
             t = P.time_of(m, ng, arrs)

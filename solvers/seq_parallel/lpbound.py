@@ -1,0 +1,239 @@
+"""``lp``: a proved lower bound on the step time from LP relaxations with micro-batch symmetry broken.
+
+Relaxation (valid for every plan, any GPU placement, not only aligned ranges)
+-----------------------------------------------------------------------------
+Let ``t(i, d)`` be the time sequence ``i`` adds to a degree-``d`` group with the FASTEST bandwidth any
+placement of that degree can have (:func:`.common.fastest_bw`), ``inf`` when ``s_i > cap*d``, and
+``w(i, d) = d*t(i, d)`` its GPU work. Fix the number of micro-batches ``m``. Any plan with ``m``
+micro-batches gives a feasible point of the LP over ``x[i,j,d] in [0, 1]`` (sequence ``i`` in
+micro-batch ``j`` in a group of degree ``d``) and ``T_j`` (micro-batch times)::
+
+    min sum_j T_j
+    sum_{j,d} x[i,j,d] = 1                               every sequence once
+    sum_{i,d} w(i,d) x[i,j,d] <= N (T_j - beta)          (1) work: the groups partition the N GPUs and
+                                                             d_g (T_j - beta) >= d_g * load_g
+    sum_{i,d} s_i x[i,j,d] <= cap N                      (2) memory: sum_g tokens_g <= cap sum_g d_g
+    sum_d t(i,d) x[i,j,d] <= T_j - beta                  (3) a sequence's own group is not faster
+                                                             than its micro-batch (for the K longest)
+
+(3) holds because in a plan at most one ``x[i,j,d]`` is 1. Micro-batches are interchangeable, so the
+longest sequence may be fixed to micro-batch 0 and, more generally, the ``k`` longest sequences to
+micro-batches by a *restricted growth string* (sequence ``r`` goes to a micro-batch already used by a
+longer one or to the first unused one): every plan matches one string up to relabelling. The bound for
+``m`` is the minimum over the strings of their LP optima; the bound for the instance is the minimum
+over ``m`` in ``m_min .. m_hi`` and of the tail ``(m_hi+1)*beta + max(t_max, W/N)`` (the cheap bound
+of :mod:`.common` for any ``m > m_hi``, increasing in ``m``). When ``max_microbatches`` caps ``m``
+the tail is dropped. LP values come from HiGHS's simplex; each is lowered by ``1e-6`` relative (plus
+``1e-6`` ms) to absorb its feasibility tolerances before being claimed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import highspy
+import numpy as np
+
+from models.seq_parallel import Instance
+from solvers.budget import Budget
+from solvers.highs import new_highs, run_highs
+from solvers.registry import register
+from solvers.result import Limit, Result, Status
+from solvers.seq_parallel.common import cheap_lower_bound, fastest_bw
+
+PROBLEM = "seq_parallel"
+FIX_LONGEST = 3
+SAFETY = 1e-6
+
+
+def _rgs(k: int, m: int) -> list[list[int]]:
+    out: list[list[int]] = []
+
+    def rec(prefix: list[int], used: int) -> None:
+        if len(prefix) == k:
+            out.append(prefix)
+            return
+        for j in range(min(used + 1, m)):
+            rec([*prefix, j], max(used, j + 1))
+
+    rec([], 0)
+    return out
+
+
+def _times(inst: Instance) -> tuple[list[int], np.ndarray]:
+    cm = inst.cost_model
+    cap = inst.token_capacity
+    degs = [d for d in inst.degrees if fastest_bw(inst, d) is not None]
+    L = inst.sequences
+    t = np.full((len(L), len(degs)), np.inf)
+    for k, d in enumerate(degs):
+        bw = fastest_bw(inst, d)
+        assert bw is not None
+        for i, s in enumerate(L):
+            if s <= cap * d:
+                t[i, k] = cm.seq_time(s, d, bw if math.isfinite(bw) else None)
+    return degs, t
+
+
+def _lp(
+    inst: Instance,
+    degs: list[int],
+    t: np.ndarray,
+    m: int,
+    classes: list[tuple[int, int, int | None, int | None]],
+    budget: Budget,
+) -> float | None:
+    """LP optimum for ``m`` micro-batches. ``classes`` = (representative sequence, count, fixed
+    micro-batch or None, fixed degree index or None); a class's variable counts its sequences."""
+    L = inst.sequences
+    N = inst.num_gpus
+    cap = inst.token_capacity
+    beta = inst.cost_model.beta_ms
+    cost: list[float] = [1.0] * m
+    ub: list[float] = [math.inf] * m
+    cols: dict[tuple[int, int, int], int] = {}
+    for c, (i, cnt, fj, fk) in enumerate(classes):
+        for j in [fj] if fj is not None else range(m):
+            for k in [fk] if fk is not None else range(len(degs)):
+                if math.isfinite(t[i, k]):
+                    cols[c, j, k] = len(cost)
+                    cost.append(0.0)
+                    ub.append(float(cnt))
+    rows: list[tuple[float, float, list[int], list[float]]] = []
+    by_c: dict[int, list[int]] = {}
+    by_j: dict[int, list[tuple[int, int, int]]] = {}
+    for (c, j, k), col in cols.items():
+        by_c.setdefault(c, []).append(col)
+        by_j.setdefault(j, []).append((classes[c][0], k, col))
+    for c, (_, cnt, _, _) in enumerate(classes):
+        idx = by_c.get(c, [])
+        if not idx:
+            return math.inf
+        rows.append((float(cnt), float(cnt), idx, [1.0] * len(idx)))
+    for j in range(m):
+        items = by_j.get(j, [])
+        rows.append(
+            (
+                -math.inf,
+                -N * beta,
+                [col for _, _, col in items] + [j],
+                [degs[k] * t[i, k] for i, k, _ in items] + [-N],
+            )
+        )
+        rows.append((-math.inf, cap * N, [col for _, _, col in items], [float(L[i]) for i, _, _ in items]))
+    # (3), averaged over a class (valid: the mean of the members' rows)
+    for c, (i, cnt, fj, _) in enumerate(classes):
+        for j in [fj] if fj is not None else range(m):
+            ks = [k for k in range(len(degs)) if (c, j, k) in cols]
+            rows.append(
+                (-math.inf, -beta, [cols[c, j, k] for k in ks] + [j], [t[i, k] / cnt for k in ks] + [-1.0])
+            )
+    h = new_highs(budget)
+    nc = len(cost)
+    h.addCols(
+        nc,
+        np.array(cost),
+        np.array([beta] * m + [0.0] * (nc - m)),
+        np.array(ub),
+        0,
+        np.zeros(0, np.int32),
+        np.zeros(0, np.int32),
+        np.zeros(0),
+    )
+    starts: list[int] = []
+    index: list[int] = []
+    value: list[float] = []
+    for _, _, idx, val in rows:
+        starts.append(len(index))
+        index.extend(idx)
+        value.extend(val)
+    h.addRows(
+        len(rows),
+        np.array([r[0] for r in rows]),
+        np.array([r[1] for r in rows]),
+        len(index),
+        np.array(starts, np.int32),
+        np.array(index, np.int32),
+        np.array(value, np.float64),
+    )
+    out = run_highs(h, budget, is_mip=False)
+    if out.infeasible:
+        return math.inf
+    if out.model_status != highspy.HighsModelStatus.kOptimal or out.bound is None:
+        return None
+    return out.bound
+
+
+def _classes(
+    L: tuple[int, ...], order: list[int], pat: list[int], deg_of_first: int | None
+) -> list[tuple[int, int, int | None, int | None]]:
+    k = len(pat)
+    out: list[tuple[int, int, int | None, int | None]] = [
+        (order[r], 1, pat[r], deg_of_first if r == 0 else None) for r in range(k)
+    ]
+    rest: dict[int, list[int]] = {}
+    for i in order[k:]:
+        rest.setdefault(L[i], []).append(i)
+    out += [(members[0], len(members), None, None) for members in rest.values()]
+    return out
+
+
+def lp_lower_bound(inst: Instance, budget: Budget) -> tuple[float | None, dict[str, object]]:
+    """The bound of the module docstring, or None when the budget ran out before it was complete."""
+    cheap = cheap_lower_bound(inst)
+    stats: dict[str, object] = {}
+    if not math.isfinite(cheap):
+        return cheap, stats
+    degs, t = _times(inst)
+    L = inst.sequences
+    n, N = len(L), inst.num_gpus
+    beta = inst.cost_model.beta_ms
+    tmin = np.min(t, axis=1)
+    W = float(sum(np.min(t * np.array(degs, dtype=float), axis=1)))
+    tail0 = max(float(np.max(tmin)), W / N)
+    m_min = max(1, -(-sum(L) // (inst.token_capacity * N)))
+    m_cap = n if inst.max_microbatches is None else min(n, inst.max_microbatches)
+    order = sorted(range(n), key=lambda i: (-tmin[i], i))
+    best = math.inf
+    m = m_min
+    while m <= m_cap:
+        if (m * beta + tail0) >= best:
+            break  # every larger m is bounded below by its cheap bound, already >= best
+        k = min(FIX_LONGEST, n)
+        val_m = math.inf
+        first_degs = [kk for kk in range(len(degs)) if math.isfinite(t[order[0], kk])]
+        for pat in _rgs(k, m):
+            for fk in first_degs:
+                if budget.should_stop():
+                    return None, stats
+                v = _lp(inst, degs, t, m, _classes(L, order, pat, fk), budget)
+                if v is None:
+                    return None, stats
+                val_m = min(val_m, v)
+        stats[f"m{m}"] = round(val_m, 4)
+        best = min(best, val_m)
+        m += 1
+    bound = best * (1 - SAFETY) - SAFETY
+    return max(bound, cheap), stats
+
+
+@register(PROBLEM, "lp", "exact", "LP relaxation with micro-batch symmetry fixed: a proved lower bound only")
+def run_lp(inst: Instance, budget: Budget, hint: object = None) -> Result:
+    t0 = time.perf_counter()
+    bound, stats = lp_lower_bound(inst, budget)
+    stats["time_s"] = round(time.perf_counter() - t0, 4)
+    if bound is None:
+        return Result(PROBLEM, Status.NO_SOLUTION, "lp", limit=budget.limit_reason(), stats=stats)
+    if math.isinf(bound):
+        return Result(PROBLEM, Status.INFEASIBLE, "lp", bound_source="lp", stats=stats)
+    budget.report("lp", None, bound, None)
+    return Result(
+        PROBLEM,
+        Status.NO_SOLUTION,
+        "lp",
+        bound=bound,
+        bound_source="lp relaxation",
+        limit=Limit.NONE,
+        stats=stats,
+    )
