@@ -20,6 +20,9 @@ in the micro-batch with the most free GPUs. A packing fails when a micro-batch w
 * skewed targets: the first micro-batch gets ``X_0 = t(longest, d)`` for every usable degree ``d`` (so
   the longest sequence sits in a group of exactly that degree and the micro-batch is filled up to its
   time) or a multiple of the balanced ``X``; the others get a common ``X`` found by bisection.
+* ``pack-deep`` (used by ``auto``) adds ``REFINE_POINTS`` first-micro-batch targets spread over
+  ``[floor, 2.5 X]`` (coarse points first, so a cut budget still samples the whole range); the local
+  search often turns a poor packing into the best plan, so sampling more starts pays off.
 
 Free GPUs left in a micro-batch become empty groups (power-of-two degrees, largest first), so the
 local search can move sequences into them (a *split* of a group).
@@ -58,6 +61,7 @@ Plan = list[list[tuple[int, list[int]]]]
 EPS = 1e-9
 BISECT_ITERS = 24
 LS_CHUNK = 200
+REFINE_POINTS = 48
 
 
 @njit(cache=True)
@@ -325,6 +329,12 @@ class _Packer:
         return sum(self.beta + x for x in mx if x >= 0)
 
 
+def _bit_reverse_rank(q: int, size: int) -> int:
+    """Rank of ``q`` in a van der Corput order of ``range(size)`` (spreads early points over the range)."""
+    bits = max(1, (size - 1).bit_length())
+    return int(format(q, f"0{bits}b")[::-1], 2)
+
+
 def microbatch_counts(inst: Instance, extra: int = 1) -> list[int]:
     L = inst.sequences
     m0 = max(1, -(-sum(L) // max(1, inst.token_capacity * inst.num_gpus)))
@@ -332,7 +342,9 @@ def microbatch_counts(inst: Instance, extra: int = 1) -> list[int]:
     return list(range(m0, min(mmax, m0 + extra) + 1))
 
 
-def pack_plan(inst: Instance, budget: Budget, ls_passes: int = 400) -> tuple[Plan | None, dict[str, object]]:
+def pack_plan(
+    inst: Instance, budget: Budget, ls_passes: int = 400, refine: int = 0
+) -> tuple[Plan | None, dict[str, object]]:
     """Best plan over the candidate target vectors (see the module docstring), each polished by LS."""
     P = _Packer(inst)
     stats: dict[str, object] = {"candidates": 0}
@@ -350,8 +362,15 @@ def pack_plan(inst: Instance, budget: Budget, ls_passes: int = 400) -> tuple[Pla
             firsts += [float(t) for t in P.tv[0] if np.isfinite(t)]
             if base is not None:
                 firsts += [base[0] * f for f in (1.25, 1.5, 2.0)]
+                if refine:
+                    # a finer grid of first-micro-batch targets, coarse points first
+                    lo, hi = P.floor(), 2.5 * base[0]
+                    firsts += [
+                        lo + (hi - lo) * (q + 0.5) / refine
+                        for q in sorted(range(refine), key=lambda q: _bit_reverse_rank(q, refine))
+                    ]
         for x0 in firsts:
-            if best is not None and not budget.deterministic and budget.should_stop():
+            if best is not None and (budget.expired() or (not budget.deterministic and budget.should_stop())):
                 break
             res = base if x0 is None else P.bisect([x0], m, base[0] if base else P.floor())
             if res is None:
@@ -378,20 +397,29 @@ def pack_plan(inst: Instance, budget: Budget, ls_passes: int = 400) -> tuple[Pla
     return best, stats
 
 
+def _run(inst: Instance, budget: Budget, name: str, refine: int) -> Result:
+    t0 = time.perf_counter()
+    plan, stats = pack_plan(inst, budget, refine=refine)
+    stats["time_s"] = round(time.perf_counter() - t0, 4)
+    if plan is None:
+        return Result(PROBLEM, Status.NO_SOLUTION, name, limit=budget.limit_reason(), stats=stats)
+    sol = build_solution(inst, plan)
+    obj = plan_time(inst, plan)
+    stats["modelled_ms"] = round(obj, 4)
+    budget.report(name, obj, None, sol)
+    return Result(PROBLEM, Status.FEASIBLE, name, solution=sol, limit=Limit.NONE, stats=stats)
+
+
 @register(
     PROBLEM, "pack", "heuristic", "target-time packing of micro-batches and groups + Numba move/swap LS"
 )
 def run_pack(inst: Instance, budget: Budget, hint: object = None) -> Result:
-    t0 = time.perf_counter()
-    plan, stats = pack_plan(inst, budget)
-    stats["time_s"] = round(time.perf_counter() - t0, 4)
-    if plan is None:
-        return Result(PROBLEM, Status.NO_SOLUTION, "pack", limit=budget.limit_reason(), stats=stats)
-    sol = build_solution(inst, plan)
-    obj = plan_time(inst, plan)
-    stats["modelled_ms"] = round(obj, 4)
-    budget.report("pack", obj, None, sol)
-    return Result(PROBLEM, Status.FEASIBLE, "pack", solution=sol, limit=Limit.NONE, stats=stats)
+    return _run(inst, budget, "pack", 0)
+
+
+@register(PROBLEM, "pack-deep", "heuristic", f"pack plus a {REFINE_POINTS}-point grid of micro-batch targets")
+def run_pack_deep(inst: Instance, budget: Budget, hint: object = None) -> Result:
+    return _run(inst, budget, "pack-deep", REFINE_POINTS)
 
 
 @register_warmup(PROBLEM)

@@ -20,7 +20,7 @@ from solvers.result import Result
 from solvers.seq_parallel.bfd import run_bfd
 from solvers.seq_parallel.lpbound import run_lp
 from solvers.seq_parallel.milp import EXACT_MAX_SEQS, run_milp
-from solvers.seq_parallel.pack import run_pack
+from solvers.seq_parallel.pack import run_pack_deep
 
 PROBLEM = "seq_parallel"
 
@@ -29,7 +29,7 @@ PROBLEM = "seq_parallel"
 def run_auto(inst: Instance, budget: Budget, hint: object = None) -> Result:
     steps = [
         Step("bfd", run_bfd, share=0.1),
-        Step("pack", run_pack, share=0.5),
+        Step("pack", run_pack_deep, share=0.5),
         Step("lp", run_lp, share=0.9, when=lambda i: len(i.sequences) > EXACT_MAX_SEQS),
         Step("milp", run_milp, share=1.0, when=lambda i: len(i.sequences) <= EXACT_MAX_SEQS),
     ]
