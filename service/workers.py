@@ -221,8 +221,8 @@ class WorkerPool:
     async def start(self) -> None:
         workers = [self._spawn() for _ in range(self.size)]
         await asyncio.gather(*(w.ready for w in workers))
-        for i in range(self.size):
-            self._loops.append(asyncio.create_task(self._slot(i), name=f"worker-slot-{i}"))
+        for i, w in enumerate(workers):
+            self._loops.append(asyncio.create_task(self._slot(w), name=f"worker-slot-{i}"))
 
     def _spawn(self) -> _Worker:
         loop = asyncio.get_running_loop()
@@ -300,13 +300,13 @@ class WorkerPool:
                 with contextlib.suppress(OSError):
                     w.conn_in.send(("cancel", job.id))
 
-    async def _slot(self, index: int) -> None:
+    async def _slot(self, first: _Worker) -> None:
         """One dispatch loop per worker slot: take a job, run it on this slot's current worker.
 
         A worker due for recycling keeps serving while its replacement boots (``spare``); the swap
         happens between jobs once the replacement is ready, so recycling never makes a request wait.
         """
-        worker: _Worker | None = None
+        worker: _Worker | None = first
         spare: _Worker | None = None
         while True:
             if spare is not None and spare.ready.done():
