@@ -2,6 +2,7 @@
 
 * :mod:`~solvers.smtt.rules`  dispatching rules (heuristic): edd, spt, wspt, mdd, atc, rules;
 * :mod:`~solvers.smtt.ls`     Numba iterated local search (heuristic): ls;
+* :mod:`~solvers.smtt.dynasearch` dynasearch and iterated dynasearch in Numba (heuristic): dynasearch, ids;
 * :mod:`~solvers.smtt.cpsat`  CP-SAT with dominance precedences (exact): cpsat;
 * :mod:`~solvers.smtt.mip`    linear-ordering MIP on HiGHS, small n (exact): mip;
 * :mod:`~solvers.smtt.auto`   portfolio rules -> ls -> cpsat: auto;
@@ -12,7 +13,7 @@ the portfolio's step list.
 """
 
 from solvers.registry import register_bound, register_warmup
-from solvers.smtt import auto, cpsat, kernels, ls, mip, rules
+from solvers.smtt import auto, cpsat, dynasearch, kernels, ls, mip, rules
 from solvers.smtt.bounds import best_bound
 
 PROBLEM = "smtt"
@@ -27,6 +28,7 @@ def _bound(instance: object) -> tuple[float, str]:
 @register_warmup(PROBLEM)
 def _warmup() -> None:
     kernels.warm()
+    dynasearch.warm()
 
 
-__all__ = ["auto", "cpsat", "ls", "mip", "rules"]
+__all__ = ["auto", "cpsat", "dynasearch", "ls", "mip", "rules"]

@@ -1,10 +1,11 @@
-"""The SMTT portfolio (name ``auto``): rules -> ls -> cpsat.
+"""The SMTT portfolio (name ``auto``): rules -> ids -> cpsat.
 
-The rules take milliseconds and give the incumbent. ILS gets at most :data:`LS_SHARE` of the budget
-(on the OR-Library sets it usually reaches the optimum within a fraction of a second); it stops early
-when it meets the cheap bound or after max(200, 50 n) kicks without improvement, so small instances
-reach CP-SAT quickly. CP-SAT then gets everything left, warm-started from the ILS sequence, to prove
-optimality (or improve). The family's cheap bound is added by the registry.
+The rules take milliseconds and give the incumbent. Iterated dynasearch (:mod:`solvers.smtt.dynasearch`)
+gets at most :data:`LS_SHARE` of the budget (on the OR-Library sets it reaches the optimum within a
+fraction of a second); it stops early when it meets the cheap bound or after :func:`stall_kicks` kicks
+without improvement, so small instances reach CP-SAT quickly. CP-SAT then gets everything left,
+warm-started from the ILS sequence, to prove optimality (or improve). The family's cheap bound is
+added by the registry.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from solvers.result import Result
 from solvers.smtt.bounds import best_bound
 from solvers.smtt.common import hint_sequence, result
 from solvers.smtt.cpsat import run_cpsat
-from solvers.smtt.ls import local_search
+from solvers.smtt.dynasearch import iterated_dynasearch
 from solvers.smtt.rules import best_rule, run_rules
 
 LS_SHARE = 0.25
@@ -30,17 +31,22 @@ def _ls_step(inst: Instance, budget: Budget, hint: Any) -> Result:
     if start is None:
         start, _, _ = best_rule(inst)
     lb, src = best_bound(inst)
-    seq, _, stats = local_search(inst, budget, start, lower_bound=lb, stall_kicks=max(200, 50 * inst.n))
-    return result("ls", seq, bound=float(lb), bound_source=src, stats=stats)
+    seq, _, stats = iterated_dynasearch(inst, budget, start, lower_bound=lb, stall_kicks=stall_kicks(inst.n))
+    return result("ids", seq, bound=float(lb), bound_source=src, stats=stats)
+
+
+def stall_kicks(n: int) -> int:
+    """Kicks without improvement before ids hands over to the exact step."""
+    return max(200, 20 * n)
 
 
 STEPS = [
     Step("rules", run_rules, share=0.05),
-    Step("ls", _ls_step, share=LS_SHARE),
+    Step("ids", _ls_step, share=LS_SHARE),
     Step("cpsat", run_cpsat, share=1.0),
 ]
 
 
-@register(PROBLEM, "auto", "portfolio", "rules, then iterated local search, then CP-SAT warm-started")
+@register(PROBLEM, "auto", "portfolio", "rules, then iterated dynasearch, then CP-SAT warm-started")
 def run_auto(inst: Instance, budget: Budget, hint: Any) -> Result:
     return run_portfolio(inst, budget, STEPS, hint, name="auto")

@@ -1,0 +1,250 @@
+"""Dynasearch and iterated dynasearch for 1||ΣwjTj (kind ``heuristic``, names ``dynasearch``, ``ids``).
+
+Dynasearch (Congram, Potts & van de Velde 2002) explores in one step the exponential neighbourhood of
+all sets of *independent* swaps of a sequence σ (swaps (i, k) whose position intervals [i, k] do not
+overlap) by a dynamic program over positions. With C(m) the completion time of position m in σ and
+f_j(t) = w_j max(0, t - d_j)::
+
+    F(0) = 0
+    F(k) = min( F(k-1) + f_σ(k)(C(k)),                                   # position k unchanged
+                min_{i<k} F(i-1) + f_σ(k)(C(i-1) + p_σ(k)) + f_σ(i)(C(k))  # swap i and k
+                          + Σ_{i<m<k} f_σ(m)(C(m) + p_σ(k) - p_σ(i)) )
+
+Inside a swapped block only the jobs between move (by p_σ(k) - p_σ(i)) and positions outside keep
+their completion times, so the DP is exact for this neighbourhood: F(n) is the best cost reachable by
+one dynasearch move and the move is recovered by backtracking. The pass is O(n^3) in the worst case,
+computed with the inner sum accumulated as i decreases for each k (O(k - i) per pair; a shift of 0
+costs O(1) with prefix sums of the unchanged costs). A pass is one Numba call; the caller polls the
+budget between passes.
+
+A dynasearch descent alternates dynasearch passes with the swap + insertion descent of
+:func:`solvers.smtt.kernels.descend` (insertions are not in the swap neighbourhood: the enhanced
+dynasearch of Grosso, Della Croce & Tadei adds them for the same reason) until neither improves.
+
+Iterated dynasearch (``ids``): from the local optimum, a kick of a few random nearby swaps /
+insertions (seeded xorshift, :func:`solvers.smtt.kernels.perturb`), a descent, and acceptance of the
+new sequence when it is no worse than the best (plateau moves), else a restart from the best. Kicks run
+in Numba in chunks of :data:`KICKS_PER_CHUNK` so the budget is polled about every few milliseconds. It
+stops at the budget, at a given lower bound (proved optimal), after a kick limit or a stall limit.
+Deterministic mode fixes the kick count from the budget (same seed -> same answer).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from models.smtt import PROBLEM, Instance
+from solvers.budget import Budget
+from solvers.registry import register
+from solvers.result import Limit, Result
+from solvers.smtt.bounds import best_bound
+from solvers.smtt.common import cost, hint_sequence, result
+from solvers.smtt.kernels import descend, perturb, seq_cost
+from solvers.smtt.rules import best_rule
+
+KICKS_PER_CHUNK = 64
+KICKS_PER_SECOND = 2000.0  # deterministic mode at n = 40 (conservative), scaled by (40/n)^3
+MAX_KICKS_DETERMINISTIC = 2_000_000
+
+
+@njit(cache=True)
+def _f(t: int, dj: int, wj: int) -> int:
+    return wj * (t - dj) if t > dj else 0
+
+
+@njit(cache=True)
+def dynasearch_pass(seq: np.ndarray, p: np.ndarray, d: np.ndarray, w: np.ndarray) -> int:
+    """Apply the best set of independent swaps to ``seq`` in place; return the cost decrease (>= 0)."""
+    n = seq.shape[0]
+    comp = np.empty(n + 1, dtype=np.int64)  # comp[m] = completion of position m (1-based), comp[0] = 0
+    base = np.zeros(n + 1, dtype=np.int64)  # prefix sums of the unchanged costs
+    comp[0] = 0
+    for m in range(1, n + 1):
+        j = seq[m - 1]
+        comp[m] = comp[m - 1] + p[j]
+        base[m] = base[m - 1] + _f(comp[m], d[j], w[j])
+    F = np.empty(n + 1, dtype=np.int64)
+    arg = np.zeros(n + 1, dtype=np.int64)  # 0: keep position k; i >= 1: swap i and k
+    F[0] = 0
+    for k in range(1, n + 1):
+        jk = seq[k - 1]
+        best = F[k - 1] + _f(comp[k], d[jk], w[jk])
+        bi = 0
+        for i in range(k - 1, 0, -1):
+            ji = seq[i - 1]
+            shift = p[jk] - p[ji]
+            v = F[i - 1] + _f(comp[i - 1] + p[jk], d[jk], w[jk]) + _f(comp[k], d[ji], w[ji])
+            if v >= best:  # the middle jobs' costs are >= 0: this swap cannot win
+                continue
+            if shift == 0:
+                v += base[k - 1] - base[i]
+            else:
+                for m in range(i + 1, k):
+                    jm = seq[m - 1]
+                    v += _f(comp[m] + shift, d[jm], w[jm])
+                    if v >= best:
+                        break
+            if v < best:
+                best = v
+                bi = i
+        F[k] = best
+        arg[k] = bi
+    gain = int(base[n] - F[n])
+    if gain <= 0:
+        return 0
+    k = n
+    while k > 0:
+        i = int(arg[k])
+        if i == 0:
+            k -= 1
+        else:
+            a = seq[i - 1]
+            seq[i - 1] = seq[k - 1]
+            seq[k - 1] = a
+            k = i - 1
+    return gain
+
+
+@njit(cache=True)
+def dyna_descent(seq: np.ndarray, p: np.ndarray, d: np.ndarray, w: np.ndarray) -> int:
+    """Dynasearch passes, then swap + insertion descent, until neither improves; returns the cost."""
+    n = seq.shape[0]
+    state = np.zeros(2, dtype=np.int64)
+    c = seq_cost(seq, p, d, w)
+    while True:
+        while True:
+            g = dynasearch_pass(seq, p, d, w)
+            if g <= 0:
+                break
+            c -= g
+            if c == 0:
+                return 0
+        state[0] = 0
+        state[1] = 0
+        descend(seq, p, d, w, state, 1 << 62)
+        c2 = seq_cost(seq, p, d, w)
+        if c2 >= c or n < 2:
+            return c2
+        c = c2
+
+
+@njit(cache=True)
+def ids_chunk(
+    cur: np.ndarray,
+    best: np.ndarray,
+    p: np.ndarray,
+    d: np.ndarray,
+    w: np.ndarray,
+    rng: np.ndarray,
+    costs: np.ndarray,
+    kicks: int,
+    lower_bound: int,
+    strength_max: int,
+) -> int:
+    """Run up to ``kicks`` kick + descent rounds; ``costs = [best, current, last_improving_kick,
+    kicks_done]`` is updated in place. Returns the number of kicks done (stops at ``lower_bound``)."""
+    done = 0
+    n = cur.shape[0]
+    while done < kicks and costs[0] > lower_bound:
+        strength = 2 + int(rng[0] % np.uint64(max(1, strength_max - 1)))
+        perturb(cur, rng, strength)
+        c = dyna_descent(cur, p, d, w)
+        done += 1
+        costs[3] += 1
+        if c < costs[0]:
+            costs[2] = costs[3]
+        if c <= costs[0]:
+            costs[0] = c
+            for m in range(n):
+                best[m] = cur[m]
+            costs[1] = c
+        else:
+            for m in range(n):
+                cur[m] = best[m]
+            costs[1] = costs[0]
+    return done
+
+
+def iterated_dynasearch(
+    inst: Instance,
+    budget: Budget,
+    start: np.ndarray,
+    *,
+    lower_bound: float = 0.0,
+    max_kicks: int | None = None,
+    stall_kicks: int | None = None,
+    name: str = "ids",
+) -> tuple[np.ndarray, int, dict[str, Any]]:
+    """ILS with dynasearch descents from ``start``; see the module docstring."""
+    n = inst.n
+    p, d, w = inst.p, inst.d, inst.w
+    if budget.deterministic and max_kicks is None:
+        rem = budget.remaining()
+        secs = 10.0 if math.isinf(rem) else rem
+        scale = (40.0 / max(n, 40)) ** 3
+        max_kicks = max(1, int(min(MAX_KICKS_DETERMINISTIC, secs * KICKS_PER_SECOND * scale)))
+    seed = (budget.seed * 0x9E3779B97F4A7C15 + 0x2545F4914F6CDD1D) % 2**64 or 1
+    rng = np.array([seed], dtype=np.uint64)
+    best = np.array(start, dtype=np.int64)
+    c0 = dyna_descent(best, p, d, w)
+    budget.report(name, float(c0), None, None)
+    cur = best.copy()
+    costs = np.array([c0, c0, 0, 0], dtype=np.int64)
+    lb = math.ceil(lower_bound) if math.isfinite(lower_bound) else 0
+    strength_max = max(3, min(8, n // 8))
+    chunk = max(1, int(KICKS_PER_CHUNK * (40.0 / max(n, 40)) ** 2))
+    while costs[0] > lb and n >= 3 and not budget.should_stop():
+        todo = chunk
+        if max_kicks is not None:
+            todo = min(todo, max_kicks - int(costs[3]))
+            if todo <= 0:
+                break
+        if stall_kicks is not None and costs[3] - costs[2] >= stall_kicks:
+            break
+        before = int(costs[0])
+        ids_chunk(cur, best, p, d, w, rng, costs, todo, lb, strength_max)
+        if costs[0] < before:
+            budget.report(name, float(costs[0]), None, None)
+    return best, int(costs[0]), {"kicks": int(costs[3]), "last_improvement": int(costs[2])}
+
+
+def _start(inst: Instance, hint: Any) -> tuple[np.ndarray, int, str]:
+    start, start_cost, rule = best_rule(inst)
+    h = hint_sequence(inst, hint)
+    if h is not None and cost(inst, h) < start_cost:
+        start, start_cost, rule = h, cost(inst, h), "hint"
+    return start, start_cost, rule
+
+
+@register(PROBLEM, "dynasearch", "heuristic", "dynasearch descent (independent swaps DP + insertions)")
+def run_dynasearch(inst: Instance, budget: Budget, hint: Any) -> Result:
+    start, start_cost, rule = _start(inst, hint)
+    seq = np.array(start, dtype=np.int64)
+    dyna_descent(seq, inst.p, inst.d, inst.w)
+    return result("dynasearch", seq, stats={"start": rule, "start_cost": start_cost})
+
+
+@register(PROBLEM, "ids", "heuristic", "iterated dynasearch (Numba), seeded kicks, from the best rule")
+def run_ids(inst: Instance, budget: Budget, hint: Any) -> Result:
+    start, start_cost, rule = _start(inst, hint)
+    lb, _ = best_bound(inst)
+    seq, c, stats = iterated_dynasearch(inst, budget, start, lower_bound=lb)
+    stats.update({"start": rule, "start_cost": start_cost})
+    lim = budget.limit_reason() if c > lb else Limit.NONE
+    return result("ids", seq, limit=lim, stats=stats)
+
+
+def warm() -> None:
+    p = np.array([3, 1, 2, 4], dtype=np.int64)
+    d = np.array([2, 1, 6, 3], dtype=np.int64)
+    w = np.array([1, 2, 1, 3], dtype=np.int64)
+    s = np.arange(4, dtype=np.int64)
+    dynasearch_pass(s.copy(), p, d, w)
+    b = s.copy()
+    dyna_descent(b, p, d, w)
+    costs = np.array([seq_cost(b, p, d, w), 0, 0, 0], dtype=np.int64)
+    ids_chunk(b.copy(), b, p, d, w, np.array([99], dtype=np.uint64), costs, 2, 0, 3)
