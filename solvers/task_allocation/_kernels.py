@@ -348,3 +348,233 @@ def improve_makespan(
             return made
         made += 1
     return made
+
+
+# -- tabu search with adaptive capacity penalties (cost objective) ------------------------------------
+#
+# State kept between chunk calls (all arrays, so a chunk can stop and resume exactly):
+# The kernels take task-major (transposed) copies -- cost[j,i], dem[r,j,i], allowed[j,i], tabu[j,i] --
+# so the inner loop over agents reads contiguous memory.
+#   assign[n], loads[R,m], pw[R,m] (penalty weight per unit of excess on agent i, resource r),
+#   tabu[n,m] (iteration until which moving task j *to* agent i is tabu), members[m,n] / cnt[m] / pos[n]
+#   (the tasks of every agent, for the swap neighbourhood), best[n] (best feasible assignment),
+#   fs = [best_cost, w0], st = [iteration, last improvement, rng state, restarts].
+
+
+@njit(cache=True)
+def _rand(st: np.ndarray) -> int:
+    """xorshift64 on st[2] (a positive int64); returns a non-negative int."""
+    x = st[2]
+    x ^= (x << 13) & 0x7FFFFFFFFFFFFFFF
+    x ^= x >> 7
+    x ^= (x << 17) & 0x7FFFFFFFFFFFFFFF
+    x &= 0x7FFFFFFFFFFFFFFF
+    if x == 0:
+        x = 88172645463325252
+    st[2] = x
+    return x
+
+
+@njit(cache=True)
+def ts_rebuild(
+    assign: np.ndarray,
+    dem: np.ndarray,
+    loads: np.ndarray,
+    members: np.ndarray,
+    cnt: np.ndarray,
+    pos: np.ndarray,
+) -> None:
+    """Recompute loads and the per-agent member lists from ``assign``."""
+    R, n, _m = dem.shape
+    loads[:, :] = 0
+    cnt[:] = 0
+    for j in range(n):
+        i = assign[j]
+        for r in range(R):
+            loads[r, i] += dem[r, j, i]
+        members[i, cnt[i]] = j
+        pos[j] = cnt[i]
+        cnt[i] += 1
+
+
+@njit(cache=True)
+def _ts_move(
+    j: int,
+    i: int,
+    assign: np.ndarray,
+    dem: np.ndarray,
+    loads: np.ndarray,
+    members: np.ndarray,
+    cnt: np.ndarray,
+    pos: np.ndarray,
+) -> None:
+    a = assign[j]
+    for r in range(dem.shape[0]):
+        loads[r, a] -= dem[r, j, a]
+        loads[r, i] += dem[r, j, i]
+    last = members[a, cnt[a] - 1]
+    members[a, pos[j]] = last
+    pos[last] = pos[j]
+    cnt[a] -= 1
+    members[i, cnt[i]] = j
+    pos[j] = cnt[i]
+    cnt[i] += 1
+    assign[j] = i
+
+
+@njit(cache=True)
+def tabu_search(
+    assign: np.ndarray,
+    loads: np.ndarray,
+    pw: np.ndarray,
+    tabu: np.ndarray,
+    members: np.ndarray,
+    cnt: np.ndarray,
+    pos: np.ndarray,
+    best: np.ndarray,
+    fs: np.ndarray,
+    st: np.ndarray,
+    cost: np.ndarray,
+    dem: np.ndarray,
+    cap: np.ndarray,
+    allowed: np.ndarray,
+    cand: np.ndarray,
+    iters: int,
+    stall: int,
+    target: float,
+) -> int:
+    """``iters`` iterations of tabu search on cost + Σ pw[r,i] * excess[r,i]; returns how many times the
+    best feasible cost improved.
+
+    Each iteration takes the best non-tabu move among every shift (task j to any allowed agent) and
+    the swaps (j on a) <-> (k on b) with b one of j's ``cand`` agents (its cheapest allowed ones); a
+    tabu move is taken when it yields a feasible solution better than the best (aspiration). The moved
+    task may not return to its old agent for a random tenure. Penalty weights adapt (strategic
+    oscillation): every violated (resource, agent) weight grows by 10 %, and all weights shrink by
+    10 % while the solution is feasible (not below w0 / 1000). After ``stall`` iterations without a new
+    best the search restarts from the best solution with fresh weights.
+    """
+    R, n, m = dem.shape
+    K = cand.shape[1]
+    grow = fs[2]
+    w0 = fs[1]
+    improved = 0
+    excess = 0
+    for r in range(R):
+        for i in range(m):
+            x = loads[r, i] - cap[r, i]
+            if x > 0:
+                excess += x
+    cur = 0.0
+    for j in range(n):
+        cur += cost[j, assign[j]]
+    for _ in range(iters):
+        it = st[0]
+        st[0] += 1
+        if fs[0] <= target:
+            break
+        # -- best move ------------------------------------------------------------------------------
+        bv = INF
+        bj, bi, bk = -1, -1, -1
+        bdc, bdx = 0.0, 0
+        stride = 1 if n <= 256 else n // 256
+        phase = it % stride
+        for j in range(n):
+            a = assign[j]
+            # removing j from a: the same for every target agent
+            pa = 0.0
+            xa = 0
+            for r in range(R):
+                oa = loads[r, a] - cap[r, a]
+                d = max(oa - dem[r, j, a], 0) - max(oa, 0)
+                xa += d
+                pa += pw[r, a] * d
+            ca = cost[j, a]
+            for i in range(m):
+                if i == a or not allowed[j, i]:
+                    continue
+                dc = cost[j, i] - ca
+                if dc + pa >= bv:  # insertion never lowers the penalty
+                    continue
+                pen = pa
+                dx = xa
+                for r in range(R):
+                    oi = loads[r, i] - cap[r, i]
+                    e = max(oi + dem[r, j, i], 0) - max(oi, 0)
+                    dx += e
+                    pen += pw[r, i] * e
+                v = dc + pen
+                if v >= bv:
+                    continue
+                if tabu[j, i] > it and not (excess + dx == 0 and cur + dc < fs[0]):
+                    continue
+                bv, bj, bi, bk, bdc, bdx = v, j, i, -1, dc, dx
+            if j % stride != phase:
+                continue  # large instances: swaps of a rotating 1/stride of the tasks per iteration
+            for c in range(K):
+                b = cand[j, c]
+                if b < 0:
+                    break
+                if b == a:
+                    continue
+                nb_ = cnt[b]
+                off = (it * 7 + j) % nb_ if nb_ > 0 else 0
+                for t0 in range(min(nb_, 24)):  # at most 24 partners per (task, agent), rotating
+                    k = members[b, (off + t0) % nb_]
+                    if not allowed[k, a]:
+                        continue
+                    dc = cost[j, b] + cost[k, a] - cost[j, a] - cost[k, b]
+                    pen = 0.0
+                    dx = 0
+                    for r in range(R):
+                        oa = loads[r, a] - cap[r, a]
+                        na = oa - dem[r, j, a] + dem[r, k, a]
+                        ob = loads[r, b] - cap[r, b]
+                        nb = ob - dem[r, k, b] + dem[r, j, b]
+                        d = max(na, 0) - max(oa, 0)
+                        e = max(nb, 0) - max(ob, 0)
+                        dx += d + e
+                        pen += pw[r, a] * d + pw[r, b] * e
+                    v = dc + pen
+                    if v >= bv:
+                        continue
+                    if (tabu[j, b] > it or tabu[k, a] > it) and not (excess + dx == 0 and cur + dc < fs[0]):
+                        continue
+                    bv, bj, bi, bk, bdc, bdx = v, j, b, k, dc, dx
+        if bj < 0:
+            break  # no move at all (every task has a single allowed agent)
+        # -- apply ----------------------------------------------------------------------------------
+        a = assign[bj]
+        span = 7 + n // 20
+        tabu[bj, a] = it + 1 + span // 2 + _rand(st) % (span + 1)
+        _ts_move(bj, bi, assign, dem, loads, members, cnt, pos)
+        if bk >= 0:
+            tabu[bk, bi] = it + 1 + span // 2 + _rand(st) % (span + 1)
+            _ts_move(bk, a, assign, dem, loads, members, cnt, pos)
+        cur += bdc
+        excess += bdx
+        if excess == 0 and cur < fs[0] - 1e-9:
+            fs[0] = cur
+            best[:] = assign
+            st[1] = it
+            improved += 1
+        # -- penalty weights ------------------------------------------------------------------------
+        if excess > 0:
+            for r in range(R):
+                for i in range(m):
+                    if loads[r, i] > cap[r, i]:
+                        pw[r, i] *= grow
+        else:
+            for r in range(R):
+                for i in range(m):
+                    pw[r, i] = max(pw[r, i] / grow, w0 * 1e-3)
+        # -- restart from the best after a stall ----------------------------------------------------
+        if it - st[1] > stall and fs[0] < INF:
+            assign[:] = best
+            ts_rebuild(assign, dem, loads, members, cnt, pos)
+            pw[:, :] = w0
+            st[1] = it
+            st[3] += 1
+            cur = fs[0]
+            excess = 0
+    return improved

@@ -1,0 +1,164 @@
+"""``tabu``: tabu search with adaptive capacity-violation penalties (GAP, cost objective).
+
+Method
+    Start from the hint (or the ``greedy`` incumbent; if no feasible construction exists, from every
+    task on its least normalised-demand agent -- the search may start infeasible). Each iteration
+    takes the best non-tabu move on the penalised cost Σ c[a(j)][j] + Σ_{r,i} w[r,i]·excess[r,i]
+    among all shifts and the swaps (j on a) <-> (k on b) with b one of j's few cheapest agents.
+    A task moved off agent a may not return to a for a random tenure; a tabu move is still taken when
+    it gives a feasible solution better than the best one (aspiration). The weights oscillate: each
+    violated (resource, agent) weight grows by 10 % per iteration, and all shrink by 10 % while the
+    current solution is feasible, so the search crosses the boundary of the feasible region instead
+    of stalling on it (strategic oscillation, as in the penalty-based GAP tabu searches of Díaz &
+    Fernández and Yagiura et al.). After a stall the search restarts from the best solution. The
+    best feasible solution is polished with the full shift/swap descent of :mod:`.greedy`.
+
+Budget and determinism
+    The Numba kernel runs in chunks of iterations sized to roughly 20 ms, the budget is polled
+    between chunks. The only random choice (tabu tenures) uses a xorshift generator seeded from
+    ``budget.seed``; in deterministic mode the iteration count is fixed from the instance size
+    (min(200 000, max(2 000, 2e8 / (m·n)))), so the same input and seed give the same answer
+    unless the time limit stops the run first.
+
+The makespan objective is not handled by the penalty search: for it, ``tabu`` returns the ``greedy``
+result (LPT / regret with a load-descent).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from models.task_allocation import PROBLEM, Instance, Solution
+from solvers.budget import Budget
+from solvers.registry import register, register_warmup
+from solvers.result import Result, Status
+from solvers.task_allocation import _kernels as K
+from solvers.task_allocation import greedy
+from solvers.task_allocation._data import Arrays, arrays, assignment_objective, is_feasible
+
+#: number of cheapest agents per task that swap moves consider
+CANDIDATES = 6
+#: per-iteration growth factor of violated penalty weights (and shrink factor while feasible)
+GROW = 1.1
+
+
+def candidate_agents(a: Arrays, k: int = CANDIDATES) -> np.ndarray:
+    """n x k int64: each task's k cheapest allowed agents (-1 padded)."""
+    c = np.where(a.allowed, a.obj, np.inf)
+    order = np.argsort(c, axis=0, kind="mergesort")[: min(k, a.m)].T.copy()
+    ok = np.take_along_axis(np.isfinite(c).T, order, axis=1)
+    order[~ok] = -1
+    return np.ascontiguousarray(order, dtype=np.int64)
+
+
+def initial_weight(a: Arrays) -> float:
+    """A penalty per unit of excess of the order of the cost per unit of demand."""
+    if a.dem.shape[0] == 0:
+        return 1.0
+    c = np.where(a.allowed, a.obj, np.nan)
+    spread = float(np.nanmean(np.nanmax(c, axis=0) - np.nanmin(c, axis=0)))
+    d = float(a.dem.mean()) or 1.0
+    return max(spread / d, 1e-3)
+
+
+def search(
+    a: Arrays, start: np.ndarray, budget: Budget, *, target: float = -math.inf, stats: dict | None = None
+) -> np.ndarray | None:
+    """Tabu search from ``start`` (any assignment on allowed pairs); the best feasible one or None."""
+    R, m, n = a.dem.shape[0], a.m, a.n
+    assign = start.astype(np.int64).copy()
+    cost_t = np.ascontiguousarray(a.obj.T)
+    dem_t = np.ascontiguousarray(a.dem.transpose(0, 2, 1))
+    allowed_t = np.ascontiguousarray(a.allowed.T)
+    loads = np.zeros((R, m), np.int64)
+    members = np.zeros((m, n), np.int64)
+    cnt = np.zeros(m, np.int64)
+    pos = np.zeros(n, np.int64)
+    K.ts_rebuild(assign, dem_t, loads, members, cnt, pos)
+    w0 = initial_weight(a)
+    pw = np.full((R, m), w0)
+    tabu = np.zeros((n, m), np.int64)
+    best = assign.copy()
+    fs = np.array([math.inf, w0, GROW])
+    if is_feasible(a, assign):
+        fs[0] = assignment_objective(a, assign)
+    st = np.array([0, 0, (budget.seed * 2654435761 + 12345) % (2**62) + 1, 0], np.int64)
+    cand = candidate_agents(a)
+    stall = max(1000, 4 * n)
+    det_total = min(200_000, max(2_000, int(2e8 / (m * n)))) if budget.deterministic else None
+    chunk = 16
+    while not budget.should_stop(None if math.isinf(fs[0]) else float(fs[0]), target):
+        if det_total is not None:
+            chunk = min(chunk, det_total - int(st[0]))
+            if chunk <= 0:
+                break
+        t = time.perf_counter()
+        before = fs[0]
+        K.tabu_search(
+            assign, loads, pw, tabu, members, cnt, pos, best, fs, st, cost_t, dem_t, a.cap, allowed_t, cand,
+            chunk, stall, target,
+        )  # fmt: skip
+        if fs[0] < before:
+            budget.report("tabu", float(fs[0]), None, Solution.from_array(best))
+        if fs[0] <= target:
+            break
+        dt = time.perf_counter() - t
+        if dt < 0.01:
+            chunk *= 2
+        elif dt > 0.04 and chunk > 1:
+            chunk //= 2
+    if stats is not None:
+        stats.update(iterations=int(st[0]), restarts=int(st[3]))
+    if math.isinf(fs[0]):
+        return None
+    return best
+
+
+def improve(inst: Instance, budget: Budget, hint: Solution | None, stats: dict) -> np.ndarray | None:
+    """greedy (a small slice of the budget) then tabu search from its incumbent."""
+    a = arrays(inst)
+    g_budget = budget.child(fraction=0.1)
+    x, gstats = greedy.heuristic(inst, g_budget, hint)
+    stats["greedy_best_from"] = gstats.get("best_from", "")
+    start = x if x is not None else greedy._repair_start(a)
+    best = search(a, start, budget, stats=stats)
+    if best is None:
+        return x
+    if x is not None and assignment_objective(a, x) < assignment_objective(a, best):
+        best = x
+    K.improve_cost(best, a.obj, a.dem, a.cap, a.allowed, 2)
+    return best
+
+
+@register(PROBLEM, "tabu", "heuristic", "tabu search, shift/swap, adaptive capacity penalties (Numba)")
+def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
+    a = arrays(inst)
+    if a.orphans or a.makespan:
+        res = greedy.run(inst, budget, hint)
+        return res.with_(solver="tabu")
+    stats: dict = {}
+    best = improve(inst, budget, hint, stats)
+    if best is not None and not is_feasible(a, best):  # defensive: never hand out an infeasible answer
+        best = None
+    if best is not None:
+        budget.report("tabu", assignment_objective(a, best), None, Solution.from_array(best))
+    return Result(
+        PROBLEM,
+        Status.FEASIBLE if best is not None else Status.NO_SOLUTION,
+        "tabu",
+        solution=None if best is None else Solution.from_array(best),
+        limit=budget.limit_reason(),
+        stats=stats,
+    )
+
+
+@register_warmup(PROBLEM)
+def warmup() -> None:
+    """Compile the tabu kernel on a 2-agent, 3-task instance."""
+    cost = np.array([[1.0, 2.0, 3.0], [2.0, 1.0, 1.0]])
+    dem = np.array([[[1, 1, 1], [1, 1, 1]]], dtype=np.int64)
+    a = Arrays(2, 3, False, cost, dem, np.array([[2, 2]], np.int64), np.ones((2, 3), np.bool_), ())
+    search(a, np.zeros(3, np.int64), Budget(0.05))
