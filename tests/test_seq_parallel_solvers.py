@@ -71,6 +71,7 @@ def test_bfd_max_reproduces_static_baseline(shared_data: Path) -> None:
         strict=True,
     ):
         r = solve(inst, "bfd-max", Budget(10))
+        assert r.objective is not None
         assert r.objective == pytest.approx(want, abs=0.01)
         times = [evaluate(inst, type(r.solution)((mb,))).objective for mb in r.solution.microbatches]
         assert times == pytest.approx(mbs, abs=0.01)
@@ -84,6 +85,7 @@ def test_bfd_reproduces_adaptive_baseline_and_all_degrees(shared_data: Path) -> 
     ref = reference(shared_data)["reference"]
     for k, inst in enumerate(reference_instances(shared_data)):
         r = solve(inst, "bfd", Budget(10))
+        assert r.objective is not None
         assert r.objective == pytest.approx(ref["adaptive_bfd"][k], abs=0.01)
         assert r.stats["degree"] == ref["adaptive_bfd_chosen_sp"][k]
         want = ref["bfd_homo_sp_all_degrees_total_ms"][str(k + 3)]
@@ -91,6 +93,7 @@ def test_bfd_reproduces_adaptive_baseline_and_all_degrees(shared_data: Path) -> 
         assert got.keys() == want.keys()
         for d in want:
             assert got[d] == pytest.approx(want[d], abs=1e-5)
+        assert r.objective is not None
         assert cheap_lower_bound(inst) <= r.objective
 
 
@@ -106,10 +109,12 @@ def test_tiny_instances_bound_opt_objective(seed: int) -> None:
         if r.solution is None:
             continue
         assert evaluate(inst, r.solution).feasible
+        assert r.objective is not None
         assert r.objective >= opt - 1e-6
         assert r.bound is None or r.bound <= opt + 1e-6
     r = solve(inst, "auto", Budget(10))
     assert r.status is Status.OPTIMAL
+    assert r.objective is not None
     assert r.objective == pytest.approx(opt, rel=1e-9)
 
 
@@ -122,6 +127,7 @@ def test_answers_verified_and_bounded(seed: int, n: int, gpus: int) -> None:
         r = solve(inst, name, Budget(0.5))
         assert r.status in (Status.FEASIBLE, Status.OPTIMAL), (name, r.message)
         assert evaluate(inst, r.solution).feasible
+        assert r.objective is not None
         assert r.bound is not None and r.bound <= r.objective + 1e-6
 
 
@@ -132,7 +138,9 @@ def test_milp_beats_or_matches_bfd_on_reference_batch(shared_data: Path) -> None
     bfd = solve(inst, "bfd", Budget(5))
     r = solve(inst, "auto", Budget(1.5))
     assert r.status is Status.FEASIBLE
+    assert r.objective is not None and bfd.objective is not None
     assert r.objective <= bfd.objective + 1e-6
+    assert r.objective is not None
     assert r.bound is not None and r.bound <= r.objective
 
 

@@ -29,6 +29,7 @@ the tail is dropped. LP values come from HiGHS's simplex; each is lowered by ``1
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 
@@ -44,6 +45,7 @@ from solvers.seq_parallel.common import cheap_lower_bound, fastest_bw
 
 PROBLEM = "seq_parallel"
 FIX_LONGEST = 3
+FIX_DEGREES = 2
 SAFETY = 1e-6
 
 
@@ -76,107 +78,119 @@ def _times(inst: Instance) -> tuple[list[int], np.ndarray]:
     return degs, t
 
 
-def _lp(
-    inst: Instance,
-    degs: list[int],
-    t: np.ndarray,
-    m: int,
-    classes: list[tuple[int, int, int | None, int | None]],
-    budget: Budget,
-) -> float | None:
-    """LP optimum for ``m`` micro-batches. ``classes`` = (representative sequence, count, fixed
-    micro-batch or None, fixed degree index or None); a class's variable counts its sequences."""
-    L = inst.sequences
-    N = inst.num_gpus
-    cap = inst.token_capacity
-    beta = inst.cost_model.beta_ms
-    cost: list[float] = [1.0] * m
-    ub: list[float] = [math.inf] * m
-    cols: dict[tuple[int, int, int], int] = {}
-    for c, (i, cnt, fj, fk) in enumerate(classes):
-        for j in [fj] if fj is not None else range(m):
-            for k in [fk] if fk is not None else range(len(degs)):
-                if math.isfinite(t[i, k]):
-                    cols[c, j, k] = len(cost)
-                    cost.append(0.0)
-                    ub.append(float(cnt))
-    rows: list[tuple[float, float, list[int], list[float]]] = []
-    by_c: dict[int, list[int]] = {}
-    by_j: dict[int, list[tuple[int, int, int]]] = {}
-    for (c, j, k), col in cols.items():
-        by_c.setdefault(c, []).append(col)
-        by_j.setdefault(j, []).append((classes[c][0], k, col))
-    for c, (_, cnt, _, _) in enumerate(classes):
-        idx = by_c.get(c, [])
-        if not idx:
-            return math.inf
-        rows.append((float(cnt), float(cnt), idx, [1.0] * len(idx)))
-    for j in range(m):
-        items = by_j.get(j, [])
-        rows.append(
-            (
-                -math.inf,
-                -N * beta,
-                [col for _, _, col in items] + [j],
-                [degs[k] * t[i, k] for i, k, _ in items] + [-N],
-            )
-        )
-        rows.append((-math.inf, cap * N, [col for _, _, col in items], [float(L[i]) for i, _, _ in items]))
-    # (3), averaged over a class (valid: the mean of the members' rows)
-    for c, (i, cnt, fj, _) in enumerate(classes):
-        for j in [fj] if fj is not None else range(m):
-            ks = [k for k in range(len(degs)) if (c, j, k) in cols]
+class _LP:
+    """The LP for ``m`` micro-batches over sequence classes, built once; a symmetry pattern is applied
+    by zeroing column bounds, so HiGHS re-solves from the previous basis (dual simplex hot start)."""
+
+    def __init__(
+        self,
+        inst: Instance,
+        degs: list[int],
+        t: np.ndarray,
+        m: int,
+        classes: list[tuple[int, int]],
+        budget: Budget,
+    ):
+        L = inst.sequences
+        N = inst.num_gpus
+        cap = inst.token_capacity
+        beta = inst.cost_model.beta_ms
+        cost: list[float] = [1.0] * m
+        ub: list[float] = [math.inf] * m
+        cols: dict[tuple[int, int, int], int] = {}
+        for c, (i, cnt) in enumerate(classes):
+            for j in range(m):
+                for k in range(len(degs)):
+                    if math.isfinite(t[i, k]):
+                        cols[c, j, k] = len(cost)
+                        cost.append(0.0)
+                        ub.append(float(cnt))
+        rows: list[tuple[float, float, list[int], list[float]]] = []
+        by_c: dict[int, list[int]] = {}
+        by_j: dict[int, list[tuple[int, int, int]]] = {}
+        for (c, j, k), col in cols.items():
+            by_c.setdefault(c, []).append(col)
+            by_j.setdefault(j, []).append((classes[c][0], k, col))
+        self.empty = any(not by_c.get(c) for c in range(len(classes)))
+        for c, (_, cnt) in enumerate(classes):
+            idx = by_c.get(c, [])
+            rows.append((float(cnt), float(cnt), idx, [1.0] * len(idx)))
+        for j in range(m):
+            items = by_j.get(j, [])
             rows.append(
-                (-math.inf, -beta, [cols[c, j, k] for k in ks] + [j], [t[i, k] / cnt for k in ks] + [-1.0])
+                (
+                    -math.inf,
+                    -N * beta,
+                    [col for _, _, col in items] + [j],
+                    [degs[k] * t[i, k] for i, k, _ in items] + [-N],
+                )
             )
-    h = new_highs(budget)
-    nc = len(cost)
-    h.addCols(
-        nc,
-        np.array(cost),
-        np.array([beta] * m + [0.0] * (nc - m)),
-        np.array(ub),
-        0,
-        np.zeros(0, np.int32),
-        np.zeros(0, np.int32),
-        np.zeros(0),
-    )
-    starts: list[int] = []
-    index: list[int] = []
-    value: list[float] = []
-    for _, _, idx, val in rows:
-        starts.append(len(index))
-        index.extend(idx)
-        value.extend(val)
-    h.addRows(
-        len(rows),
-        np.array([r[0] for r in rows]),
-        np.array([r[1] for r in rows]),
-        len(index),
-        np.array(starts, np.int32),
-        np.array(index, np.int32),
-        np.array(value, np.float64),
-    )
-    out = run_highs(h, budget, is_mip=False)
-    if out.infeasible:
-        return math.inf
-    if out.model_status != highspy.HighsModelStatus.kOptimal or out.bound is None:
-        return None
-    return out.bound
+            rows.append(
+                (-math.inf, cap * N, [col for _, _, col in items], [float(L[i]) for i, _, _ in items])
+            )
+        # (3), averaged over a class (valid: the mean of its members' rows)
+        for c, (i, cnt) in enumerate(classes):
+            for j in range(m):
+                ks = [k for k in range(len(degs)) if (c, j, k) in cols]
+                rows.append(
+                    (
+                        -math.inf,
+                        -beta,
+                        [cols[c, j, k] for k in ks] + [j],
+                        [t[i, k] / cnt for k in ks] + [-1.0],
+                    )
+                )
+        h = new_highs(budget)
+        nc = len(cost)
+        h.addCols(
+            nc,
+            np.array(cost),
+            np.array([beta] * m + [0.0] * (nc - m)),
+            np.array(ub),
+            0,
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int32),
+            np.zeros(0),
+        )
+        starts: list[int] = []
+        index: list[int] = []
+        value: list[float] = []
+        for _, _, idx, val in rows:
+            starts.append(len(index))
+            index.extend(idx)
+            value.extend(val)
+        h.addRows(
+            len(rows),
+            np.array([r[0] for r in rows]),
+            np.array([r[1] for r in rows]),
+            len(index),
+            np.array(starts, np.int32),
+            np.array(index, np.int32),
+            np.array(value, np.float64),
+        )
+        self.h, self.cols, self.ub, self.m = h, cols, ub, m
 
-
-def _classes(
-    L: tuple[int, ...], order: list[int], pat: list[int], deg_of_first: int | None
-) -> list[tuple[int, int, int | None, int | None]]:
-    k = len(pat)
-    out: list[tuple[int, int, int | None, int | None]] = [
-        (order[r], 1, pat[r], deg_of_first if r == 0 else None) for r in range(k)
-    ]
-    rest: dict[int, list[int]] = {}
-    for i in order[k:]:
-        rest.setdefault(L[i], []).append(i)
-    out += [(members[0], len(members), None, None) for members in rest.values()]
-    return out
+    def solve(self, fixed: dict[int, tuple[int, int | None]], budget: Budget) -> float | None:
+        """LP optimum with class ``c`` (a single sequence) forced into micro-batch ``fixed[c][0]``
+        and, if given, degree index ``fixed[c][1]``; ``inf`` when infeasible."""
+        if self.empty:
+            return math.inf
+        idx, up = [], []
+        for (c, j, k), col in self.cols.items():
+            if c in fixed:
+                fj, fk = fixed[c]
+                idx.append(col)
+                up.append(self.ub[col] if j == fj and (fk is None or k == fk) else 0.0)
+        if idx:
+            self.h.changeColsBounds(
+                len(idx), np.array(idx, np.int32), np.zeros(len(idx)), np.array(up, np.float64)
+            )
+        out = run_highs(self.h, budget, is_mip=False)
+        if out.infeasible:
+            return math.inf
+        if out.model_status != highspy.HighsModelStatus.kOptimal or out.bound is None:
+            return None
+        return out.bound
 
 
 def lp_lower_bound(inst: Instance, budget: Budget) -> tuple[float | None, dict[str, object]]:
@@ -202,12 +216,22 @@ def lp_lower_bound(inst: Instance, budget: Budget) -> tuple[float | None, dict[s
             break  # every larger m is bounded below by its cheap bound, already >= best
         k = min(FIX_LONGEST, n)
         val_m = math.inf
-        first_degs = [kk for kk in range(len(degs)) if math.isfinite(t[order[0], kk])]
+        nd = min(FIX_DEGREES, k)
+        deg_choices = list(
+            itertools.product(
+                *[[kk for kk in range(len(degs)) if math.isfinite(t[order[r], kk])] for r in range(nd)]
+            )
+        )
+        rest: dict[int, list[int]] = {}
+        for i in order[k:]:
+            rest.setdefault(L[i], []).append(i)
+        classes = [(order[r], 1) for r in range(k)] + [(mem[0], len(mem)) for mem in rest.values()]
+        lp = _LP(inst, degs, t, m, classes, budget)
         for pat in _rgs(k, m):
-            for fk in first_degs:
+            for fks in deg_choices:
                 if budget.should_stop():
                     return None, stats
-                v = _lp(inst, degs, t, m, _classes(L, order, pat, fk), budget)
+                v = lp.solve({r: (pat[r], fks[r] if r < nd else None) for r in range(k)}, budget)
                 if v is None:
                     return None, stats
                 val_m = min(val_m, v)
