@@ -17,9 +17,10 @@ called only when the default scheduler fails). :func:`generate_failing` draws ra
   memory 0.5-4 GiB per core-ish; ``priorities`` [(2, 4)]: number of priority classes (values
   0, 1000, 10000, 100000); a deployment carries a hostname anti-affinity to itself with probability
   ``anti`` [0.15], a zone topology spread (max_skew 1..2, DoNotSchedule) with ``spread`` [0.1], a zone
-  affinity to itself with ``affinity`` [0.05], tolerates the taint with ``tolerate`` [0.3], asks for a
-  GPU share (100-1000 milli) with ``gpu_share`` [0.1]; ``gangs`` [0.05]: share of deployments that are
-  gangs (all replicas or none);
+  affinity to itself with ``affinity`` [0.05] (only without a spread: zone self-affinity and zone
+  spread together leave all but a few replicas unplaceable whatever the scheduler), tolerates the
+  taint with ``tolerate`` [0.3], asks for a GPU share (100-1000 milli) with ``gpu_share`` [0.1];
+  ``gangs`` [0.05]: share of deployments that are gangs (all replicas or none);
 * ``running`` [(0.1, 0.4)]: fraction of the cpu capacity already used by running pods (not evictable,
   placed first fit), the background the batch is placed onto.
 
@@ -105,7 +106,7 @@ def draw_scenario(seed: int = 0, **params: Any) -> Instance:
                     "label_selector": sel,
                 }
             ]
-        if rng.random() < p["affinity"]:
+        if rng.random() < p["affinity"] and "topology_spread" not in t:  # both together contradict
             t["pod_affinity"] = [{"label_selector": sel, "topology_key": "topology.kubernetes.io/zone"}]
         if rng.random() < p["tolerate"]:
             t["tolerations"] = [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}]

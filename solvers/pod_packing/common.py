@@ -9,6 +9,8 @@ on the encoded objective (the other components are bounded below by 0).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from models.pod_packing import GPU_MILLI, Instance, Pod, node_filter_reasons, objective_weights
@@ -60,68 +62,120 @@ def forced_unplaced(instance: Instance) -> list[bool]:
 
 
 def level_lower_bounds(instance: Instance) -> tuple[list[int], dict[int, int], dict[int, int]]:
-    """Per-resource capacity bound, by priority level (highest first).
+    """Capacity bound by priority level (highest first).
 
     Returns ``(levels, forced, cumulative)``: ``forced[lv]`` pods of level ``lv`` can never be placed
     and at least ``cumulative[lv]`` pods of the levels >= ``lv`` together stay pending in every feasible
-    solution. Proof: the pods placed from a set S share the cluster's free capacity, so for every
-    resource r (cpu, memory, ..., ``pods``, milli-GPU) the requests of the placed pods of S that ask
-    for r sum to at most ``free_r`` = sum over schedulable nodes of allocatable minus the requests of
-    running pods that must stay there (evictable ones are not counted when evictions are allowed; a
-    moved pod only takes capacity elsewhere, which this relaxation ignores in the optimistic
-    direction). Taking the smallest requests first maximises how many fit, so at most
-    ``zero_r + greedy_r`` pods of S (those not asking for r, plus the greedy count) are placed; the
-    minimum over r, and over "pods not forced", bounds the placed count.
+    solution.
+
+    Proof. ``cap_ub(Q, M)``: pods of a set Q that can only go to nodes M share M's free capacity, so for
+    every resource r (cpu, memory, ..., ``pods``, milli-GPU) the requests of the placed pods of Q that ask
+    for r sum to at most ``free_r(M)`` = sum over schedulable nodes of M of allocatable minus the
+    requests of running pods that must stay (evictable ones are not counted when evictions are
+    allowed; a moved pod only takes capacity, which this relaxation ignores in the optimistic
+    direction). Taking the smallest requests first maximises how many fit, so at most ``zero_r +
+    greedy_r`` pods of Q are placed. The pods of a level set S (forced ones removed) are split into
+    *parts* by eligible-node mask (node-level filters and empty-node fit) and, for pods identical in
+    namespace, labels and anti-affinity whose term selects their own kind with every eligible node
+    carrying the term's key, by that group: such a part places at most one pod per domain. Each part
+    P has ``ub(P) = min(|P|, cap_ub(P, mask), domains)``. For any node set M (each part's mask, and
+    all nodes), the parts whose mask lies inside M can place at most ``min(cap_ub(their pods, M), sum
+    of their ub)`` and every other part at most its ub; the placed count of S is at most the minimum
+    over M of that sum.
     """
+    nf = NodeFilter(instance)
     forced_list = forced_unplaced(instance)
     levels = sorted({p.priority for p in instance.pods}, reverse=True)
     o = instance.options
-    res = list(instance.resources)
-    free = dict.fromkeys(res, 0)
-    free_gpu = 0
+    res = list(nf.resources)
+    N = len(instance.nodes)
+    free = np.zeros((N, len(res) + 1), dtype=np.int64)
     stuck: dict[str, list[Pod]] = {}
     for rp in instance.running:
         if not (o.allow_evictions and rp.evictable):
             stuck.setdefault(rp.node or "", []).append(rp)
-    for nd in instance.nodes:
+    for n, nd in enumerate(instance.nodes):
         if nd.unschedulable:
             continue
         here = stuck.get(nd.name, [])
-        for r in res:
-            free[r] += max(0, nd.capacity.get(r, 0) - sum(p.request_map.get(r, 0) for p in here))
+        for k, r in enumerate(res):
+            free[n, k] = max(0, nd.capacity.get(r, 0) - sum(p.request_map.get(r, 0) for p in here))
         dev = [GPU_MILLI] * nd.gpu_count
         for p in here:
             if p.gpu is not None:
                 for g in p.gpu_indices:
                     if 0 <= g < len(dev):
                         dev[g] -= p.gpu.milli
-        free_gpu += sum(max(0, d) for d in dev)
+        free[n, -1] = sum(max(0, d) for d in dev)
+    pods = instance.pods
+    demand = np.zeros((len(pods), len(res) + 1), dtype=np.int64)
+    for i, p in enumerate(pods):
+        demand[i, :-1] = nf.request_vector(p)
+        if p.gpu is not None:
+            demand[i, -1] = p.gpu.count * p.gpu.milli
+    masks = [nf.static(p) for p in pods]
+    labels = [nd.labels_map for nd in instance.nodes]
+    # per pod: (group key, domain count) when it belongs to a self-selecting anti-affinity group
+    anti_dom: dict[int, tuple[Any, int]] = {}
+    for i, p in enumerate(pods):
+        for t in p.pod_anti_affinity:
+            if not t.selects(p, p):
+                continue
+            elig = np.flatnonzero(masks[i])
+            if all(t.topology_key in labels[n] for n in elig):
+                doms = len({labels[n][t.topology_key] for n in elig})
+                key = (p.namespace, p.labels, p.pod_anti_affinity, masks[i].tobytes(), t.topology_key)
+                if i not in anti_dom or doms < anti_dom[i][1]:
+                    anti_dom[i] = (key, doms)
+
+    def cap_ub(idx: list[int], node_mask: np.ndarray) -> int:
+        if not idx:
+            return 0
+        cap = free[node_mask].sum(axis=0)
+        d = demand[idx]
+        best = len(idx)
+        for k in range(d.shape[1]):
+            col = d[:, k]
+            pos = np.sort(col[col > 0])
+            fit = int(np.searchsorted(np.cumsum(pos), cap[k], side="right"))
+            best = min(best, len(idx) - len(pos) + fit)
+        return best
+
     forced: dict[int, int] = dict.fromkeys(levels, 0)
     cumulative: dict[int, int] = {}
     chosen: list[int] = []
     for lv in levels:
-        for i, p in enumerate(instance.pods):
+        for i, p in enumerate(pods):
             if p.priority == lv:
                 if forced_list[i]:
                     forced[lv] += 1
                 else:
                     chosen.append(i)
-        ub = len(chosen)
-        demands = [[instance.pods[i].request_map.get(r, 0) for i in chosen] for r in res]
-        demands.append(
-            [(gr.count * gr.milli if (gr := instance.pods[i].gpu) is not None else 0) for i in chosen]
-        )
-        for dem, cap in zip(demands, [*(free[r] for r in res), free_gpu], strict=True):
-            pos = sorted(q for q in dem if q > 0)
-            acc, k = 0, 0
-            for q in pos:
-                if acc + q > cap:
-                    break
-                acc += q
-                k += 1
-            ub = min(ub, len(dem) - len(pos) + k)
-        size = sum(1 for p in instance.pods if p.priority >= lv)
-        cumulative[lv] = size - ub
+        parts: dict[Any, list[int]] = {}
+        for i in chosen:
+            pkey = (masks[i].tobytes(), anti_dom[i][0] if i in anti_dom else None)
+            parts.setdefault(pkey, []).append(i)
+        part_list = []
+        for (_mb, gkey), idx in parts.items():
+            mask = masks[idx[0]]
+            ub = min(len(idx), cap_ub(idx, mask))
+            if gkey is not None:
+                ub = min(ub, anti_dom[idx[0]][1])
+            part_list.append((mask, idx, ub))
+        total = sum(ub for _, _, ub in part_list)
+        best = min(total, cap_ub(chosen, np.ones(N, dtype=bool)))
+        seen: set[bytes] = set()
+        for mask, _, _ in part_list:
+            mb = mask.tobytes()
+            if mb in seen:
+                continue
+            seen.add(mb)
+            inside = [(idx, ub) for m2, idx, ub in part_list if not (m2 & ~mask).any()]
+            pods_in = [i for idx, _ in inside for i in idx]
+            ub_in = min(cap_ub(pods_in, mask), sum(ub for _, ub in inside))
+            best = min(best, ub_in + total - sum(ub for _, ub in inside))
+        size = sum(1 for p in pods if p.priority >= lv)
+        cumulative[lv] = size - best
     return levels, forced, cumulative
 
 

@@ -148,6 +148,9 @@ class PodModel:
             if h is not None:
                 self.on_node[h].append((a, self.stay[a]))
         self.gpu_y: dict[tuple[int, int], list[Lit]] = {}
+        #: auxiliary literals and what defines them, so hints can be complete: ("first", var, partners,
+        #: keyed nodes) / ("in", var, agent, nodes) / ("used", var, node)
+        self.aux: list[tuple[Any, ...]] = []
         self.free_devs: dict[int, list[int]] = {}
         self.classes: list[list[int]] = []
         self._resources()
@@ -172,10 +175,7 @@ class PodModel:
 
     def pres(self, a: int, nodes: set[int] | None = None) -> list[Any]:
         """Terms (literals or 1) of agent a's presence on the given nodes (all nodes when None)."""
-        if nodes is None:
-            out = list(self.new[a].values())
-        else:
-            out = self.newp(a, nodes)
+        out = list(self.new[a].values()) if nodes is None else self.newp(a, nodes)
         h = self.home[a]
         if h is not None and (nodes is None or h in nodes):
             out.append(self.stay[a])
@@ -345,6 +345,7 @@ class PodModel:
             if all(t.selects(pa, pa) for t in terms):
                 keyed = {n for n, lab in enumerate(self.labels) if any(k in lab for k in keys)}
                 first = m.new_bool_var(f"first[{a}]")
+                self.aux.append(("first", first, partners, keyed))
                 for b in partners:
                     for x in self.pres(b, keyed):
                         if isinstance(x, int):
@@ -380,6 +381,7 @@ class PodModel:
                     if not na:
                         continue
                     b_in = m.new_bool_var(f"in[{a},{key}={v}]")
+                    self.aux.append(("in", b_in, a, nodes))
                     m.add(sum(na) == b_in)
                     for w in doms:
                         if w == v:
@@ -486,6 +488,7 @@ class PodModel:
                     const += wp
                 elif entries:
                     u = m.new_bool_var(f"used[{n}]")
+                    self.aux.append(("used", u, n))
                     for _, lit in entries:
                         m.add_implication(lit, u)
                     obj.append(wp * u)
@@ -583,6 +586,21 @@ class PodModel:
                     devs = set(devmap.get(p.name, ())) if n == tn else set()
                     for g, y in enumerate(self.gpu_y[(a, n)]):
                         m.add_hint(y, g in devs)
+        # auxiliary literals follow from the placement (an incomplete hint is often lost by CP-SAT)
+        where: dict[int, int] = {}
+        for a, p in enumerate(self.agents):
+            if a in target:
+                where[a] = target[a]
+            elif a >= self.P and p.name not in evicted and self.home[a] is not None:
+                where[a] = self.home[a]  # type: ignore[assignment]
+        for item in self.aux:
+            kind, var = item[0], item[1]
+            if kind == "first":
+                m.add_hint(var, not any(where.get(b) in item[3] for b in item[2]))
+            elif kind == "in":
+                m.add_hint(var, where.get(item[2]) in item[3])
+            else:
+                m.add_hint(var, any(where.get(a) == item[2] for a in range(len(self.agents))))
 
     def extract(self, value: Any) -> Solution:
         inst = self.inst

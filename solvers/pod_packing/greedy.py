@@ -6,7 +6,8 @@ answers are feasible by construction, gangs and inter-pod constraints included) 
 queue order and the score: within each priority level (highest first) pods are taken by increasing
 dominant share (cpu or memory request over the cluster's total; smallest first maximises the count
 placed) or by decreasing share (first-fit decreasing, better when big pods are the ones left out), and
-nodes are scored MostAllocated (best fit) or LeastAllocated. The best of the variants by the family's
+nodes are scored MostAllocated (best fit) or LeastAllocated; the replica's own queue order with
+MostAllocated (``kube-most``) is one of the variants. The best of the variants by the family's
 objective is returned. Each variant costs one replica run; the budget is polled between pods and
 between variants.
 """
@@ -37,7 +38,13 @@ def orders(instance: Instance) -> list[tuple[str, list[int], bool]]:
     idx = range(len(pods))
     asc = sorted(idx, key=lambda i: (-pods[i].priority, share(i), i))
     desc = sorted(idx, key=lambda i: (-pods[i].priority, -share(i), i))
-    return [("asc-most", asc, True), ("desc-most", desc, True), ("asc-least", asc, False)]
+    fifo = sorted(idx, key=lambda i: (-pods[i].priority, i))
+    return [
+        ("asc-most", asc, True),
+        ("desc-most", desc, True),
+        ("fifo-most", fifo, True),
+        ("asc-least", asc, False),
+    ]
 
 
 @register("pod_packing", "greedy", "heuristic", "replica filters, priority levels by size, best fit")

@@ -52,6 +52,24 @@ def _unplaced(instance: Instance, sol: Solution | None, level: int) -> int:
 def run_lex(instance: Instance, budget: Budget, hint: Any = None) -> Result:
     t0 = time.perf_counter()
     stats: dict[str, Any] = {}
+    o = instance.options
+    if hint is not None and o.packing == "none" and not o.allow_evictions and o.max_moves == 0:
+        # no tail component: certified at once when the hint meets the capacity bound on every level
+        lbs, total = lex_lower_bound(instance)
+        if evaluate(instance, hint).feasible and all(
+            _unplaced(instance, hint, lv) <= u for lv, u in lbs.items()
+        ):
+            stats["certified_by_capacity"] = True
+            return Result(
+                instance.PROBLEM,
+                Status.FEASIBLE,
+                "cpsat-lex",
+                solution=hint,
+                bound=float(total),
+                bound_source="capacity",
+                limit=budget.limit_reason(),
+                stats=stats,
+            )
     try:
         pm = PodModel(instance, budget)
     except BuildStopped:
@@ -143,10 +161,10 @@ def run_lex(instance: Instance, budget: Budget, hint: Any = None) -> Result:
                     fixed[lv] = size[lv] - opt_placed
             else:
                 if proving:
-                    lb = level_lb(lv)
+                    lvb = level_lb(lv)
                     if out.has_solution and out.bound is not None:
-                        lb = max(lb, size[lv] - int(out.bound + 1e-6))
-                    fixed[lv] = lb
+                        lvb = max(lvb, size[lv] - int(out.bound + 1e-6))
+                    fixed[lv] = lvb
                     proving = False
                 m.add(expr >= size[lv] - _unplaced(instance, best, lv))
                 limit = out.limit

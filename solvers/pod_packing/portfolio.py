@@ -1,10 +1,11 @@
-"""``auto`` for pod packing: kube (LeastAllocated) -> kube-most (MostAllocated) -> CP-SAT.
+"""``auto`` for pod packing: kube (LeastAllocated) -> greedy -> cpsat-lex, warm-started.
 
-The two replicas take a few milliseconds on small batches and give CP-SAT its hint (the better of the
-two); CP-SAT then gets everything that is left and proves the bound. The heuristics get a small share
-each so that a tight budget still leaves the exact step most of the time. CP-SAT is skipped when the
-model would have more than :data:`MAX_CPSAT_LITERALS` placement/device literals (its build alone would
-take seconds; measured ~18 us per literal): ``auto`` then answers with the replicas and the cheap bound.
+``kube`` is the baseline the answer must never be worse than (and the first incumbent); ``greedy`` tries
+priority/size orders with best fit (MostAllocated, which also covers ``kube-most``); ``cpsat-lex``
+solves the priority levels in turn from the best of them, and certifies a level at once, without a
+model, when the incumbent meets the capacity bound. CP-SAT is skipped when the model would have more
+than :data:`MAX_CPSAT_LITERALS` placement/device literals (its build alone would take seconds):
+``auto`` then answers with the heuristics and the capacity bound.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from models.pod_packing import Instance
 from solvers.budget import Budget
 from solvers.pod_packing.cpsat import estimated_size
 from solvers.pod_packing.greedy import run_greedy
-from solvers.pod_packing.kube import run_kube, run_kube_most
+from solvers.pod_packing.kube import run_kube
 from solvers.pod_packing.lex import run_lex
 from solvers.portfolio import Step, run_portfolio
 from solvers.registry import register
@@ -24,12 +25,11 @@ from solvers.result import Result
 MAX_CPSAT_LITERALS = 150_000
 
 
-@register("pod_packing", "auto", "portfolio", "kube -> kube-most -> greedy -> cpsat-lex (warm-started)")
+@register("pod_packing", "auto", "portfolio", "kube -> greedy -> cpsat-lex (warm-started)")
 def run_auto(instance: Instance, budget: Budget, hint: Any = None) -> Result:
     steps = [
-        Step("kube", run_kube, share=0.2),
-        Step("kube-most", run_kube_most, share=0.2),
-        Step("greedy", run_greedy, share=0.3),
+        Step("kube", run_kube, share=0.3),
+        Step("greedy", run_greedy, share=0.4),
         Step("cpsat-lex", run_lex, share=1.0, when=lambda i: estimated_size(i) <= MAX_CPSAT_LITERALS),
     ]
     return run_portfolio(instance, budget, steps, hint=hint, name="auto")
