@@ -35,9 +35,15 @@ which a training framework can consume directly.
 Presets
 -------
 ``PRESETS["gpt-7b"]`` holds the reference's GPT-7B constants (ZeRO-3 on 64 GPUs, ``seq_limit_k=384``).
-TODO(later issue): ``gpt-13b`` / ``gpt-30b`` presets. Their constants (alpha/beta fit, per-token
-activation, parameter size for the ZeRO-3 state) are not in the reference file and could not be
-sourced with certainty, so they are deliberately absent rather than guessed.
+``gpt-13b`` and ``gpt-30b`` come from the same published FlexSP solver (Hetu-Galvatron,
+``galvatron/flexsp_solver/solver.py``, ``optimizer_param_dict``; the copy read is the AFDWang fork at
+commit caf67662, whose gpt-7b entry matches the reference bit for bit): ``act_per_token``,
+``cpt_alpha1/2``, ``cpt_beta1``, hidden size and layers (13B: 5120 x 40, 30B: 6656 x 60) and
+``param_size_B[384]`` (13B: 14.03158187866211, 30B: 32.71532440185547). Derived exactly as for 7B:
+``comm_mb_per_token = 4*2*L*H*2/2^20`` (3.125, 6.09375) and ``model_state_mb = param_size_B*16/64*1024``
+(ZeRO-3 on 64 GPUs: 3592.0849609375, 8375.123046875). The all-to-all bandwidth table is the solver's
+single hard-coded one ("4k seq, 2 IB"), shared by all three models. Like 7B, these state sizes hold for
+64 GPUs and the 384K sequence limit only; another cluster size needs its own ``model_state_mb``.
 """
 
 from __future__ import annotations
@@ -64,7 +70,7 @@ _COST_KEYS = (
     "activation_mb_per_token",
 )
 
-#: Cost-model presets by name. Values from flexsp-reference.json (gpt-7b, 64 GPUs, ZeRO-3, 384K limit):
+#: Cost-model presets (see "Presets" above). gpt-7b from flexsp-reference.json (64 GPUs, ZeRO-3, 384K):
 #: model_state_mb = 7.8498687744140625 B params * 16 bytes / 64 * 1024 = 2009.56640625 MB;
 #: comm volume 4*2*L*H*2/2^20 MB per token = 2.0 for L=32, H=4096.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -78,6 +84,28 @@ PRESETS: dict[str, dict[str, Any]] = {
         "bandwidth_inter_node": {"16": 10.33, "32": 5.94, "64": 4.87},
         "model_state_mb": 2009.56640625,
         "activation_mb_per_token": 4.480441895,
+    },
+    "gpt-13b": {
+        "name": "gpt-13b",
+        "alpha1": 9.2852e-06,
+        "alpha2": 0.3060189,
+        "beta_ms": 1132.5632,
+        "comm_mb_per_token": 3.125,
+        "bandwidth_intra_node": {"2": 119.54, "4": 104.07, "8": 96.5},
+        "bandwidth_inter_node": {"16": 10.33, "32": 5.94, "64": 4.87},
+        "model_state_mb": 3592.0849609375,
+        "activation_mb_per_token": 4.220439453,
+    },
+    "gpt-30b": {
+        "name": "gpt-30b",
+        "alpha1": 1.54262e-05,
+        "alpha2": 0.8035742,
+        "beta_ms": 2789.3644,
+        "comm_mb_per_token": 6.09375,
+        "bandwidth_intra_node": {"2": 119.54, "4": 104.07, "8": 96.5},
+        "bandwidth_inter_node": {"16": 10.33, "32": 5.94, "64": 4.87},
+        "model_state_mb": 8375.123046875,
+        "activation_mb_per_token": 3.417381836,
     },
 }
 

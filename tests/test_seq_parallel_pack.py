@@ -13,7 +13,7 @@ from test_seq_parallel_model import reference, reference_instances
 from test_seq_parallel_solvers import brute_force
 
 from instances.seq_parallel import generate
-from models.seq_parallel import Instance, evaluate
+from models.seq_parallel import Instance, evaluate, preset
 from solvers import Budget, Status, solve
 from solvers.seq_parallel import bench
 from solvers.seq_parallel.common import cheap_lower_bound
@@ -157,3 +157,27 @@ def test_bench_reference_table(shared_data: Path, capsys: pytest.CaptureFixture[
     total = next(line for line in out.splitlines() if line.strip().startswith("total")).split()
     assert total[1] == "31671.9"
     assert total[-1] == "18084.4"
+
+
+@pytest.mark.parametrize(
+    ("name", "hidden", "layers", "param_b", "capacity"),
+    [
+        ("gpt-7b", 4096, 32, 7.8498687744140625, 6407),
+        ("gpt-13b", 5120, 40, 14.03158187866211, 6427),
+        ("gpt-30b", 6656, 60, 32.71532440185547, 6538),
+    ],
+)
+def test_presets_derive_from_flexsp_constants(
+    name: str, hidden: int, layers: int, param_b: float, capacity: int
+) -> None:
+    """Each preset's derived constants follow FlexSP's formulas from its published model sizes:
+    all-to-all MB per token = 4*2*L*H*2/2^20, ZeRO-3 state on 64 GPUs = params*16/64*1024 MB, and the
+    30 GB token capacity int((30720 - state)/act) (6,407 for 7B as in the reference)."""
+    cm = preset(name)
+    assert cm.comm_mb_per_token == 4 * 2 * layers * hidden * 2 / 2**20
+    assert cm.model_state_mb == pytest.approx(param_b * 16 / 64 * 1024, rel=1e-15)
+    inst = Instance.from_dict(
+        {"problem": "seq_parallel", "sequences": [128], "cluster": bench.CLUSTER, "cost_model": name}
+    )
+    assert inst.token_capacity == capacity
+    assert Instance.from_dict(inst.to_dict()) == inst
