@@ -442,7 +442,7 @@ def _labels(chk: Checker, v: Any, path: str) -> Pairs:
     for k, x in m.items():
         if chk.string(x, join(path, str(k))) is not None:
             out.append((str(k), x))
-    return tuple(out)
+    return tuple(sorted(out))  # a map: canonical order, so equal maps compare equal
 
 
 def _requirement(chk: Checker, v: Any, path: str, operators: Sequence[str]) -> Requirement | None:
@@ -654,7 +654,7 @@ def _pod(chk: Checker, v: Any, path: str, running: bool) -> Pod | None:
         namespace=ns,
         labels=labels,
         priority=prio,
-        requests=tuple(reqs),
+        requests=tuple(sorted(reqs)),
         gpu=gpu,
         node_selector=node_sel,
         node_affinity=tuple(terms),
@@ -685,6 +685,7 @@ def _node(chk: Checker, v: Any, path: str) -> Node | None:
         if q is not None:
             alloc.append((str(k), q))
     labels = _labels(chk, m.get("labels"), join(path, "labels"))
+    alloc.sort()  # a map: canonical order
     taints: list[Taint] = []
     tv = m.get("taints")
     for i, t in enumerate(chk.sequence(tv, join(path, "taints")) or [] if tv is not None else []):
