@@ -307,6 +307,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 grace_s=args.grace,
                 memory_limit_mb=args.memory_limit_mb,
                 max_queue=args.max_queue,
+                jobs_db=args.jobs_db,
+                retention_s=args.job_retention_hours * 3600,
             )
         )
     except RuntimeError as exc:
@@ -356,6 +358,13 @@ def cmd_solvers(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------------
+
+
+def _default_jobs_db() -> Path:
+    import os
+
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "allot" / "jobs.sqlite3"
 
 
 def _positive_float(text: str) -> float:
@@ -430,6 +439,12 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--grace", type=float, default=5.0, help="shutdown grace period in seconds")
     sv.add_argument("--memory-limit-mb", type=int, help="address-space limit per worker")
     sv.add_argument("--max-queue", type=int, default=64, help="solves waiting for a worker before refusing")
+    sv.add_argument(
+        "--jobs-db",
+        default=str(_default_jobs_db()),
+        help="SQLite file of async jobs (default $XDG_STATE_HOME/allot/jobs.sqlite3; ':memory:' = not kept)",
+    )
+    sv.add_argument("--job-retention-hours", type=float, default=168.0, help="keep finished jobs this long")
     sv.set_defaults(fn=cmd_serve)
 
     b = sub.add_parser("bench", help="benchmarks that print figures")

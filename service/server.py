@@ -40,9 +40,9 @@ from models.common import FieldViolation, InstanceError
 from service import wire
 from service._proto.allot.v1 import allot_pb2 as pb
 from service._proto.allot.v1 import allot_pb2_grpc as pb_grpc
+from service.jobs import JobManager, JobStore
 from service.workers import ProgressMsg, SolveSpec, WorkerPool
 from solvers import registry
-from solvers.result import gap
 
 log = logging.getLogger(__name__)
 
@@ -79,21 +79,89 @@ class Overloaded(Exception):
     """The queue is full: the client should retry later (RESOURCE_EXHAUSTED with a RetryInfo hint)."""
 
 
-class AllotmentServicer(pb_grpc.AllotmentServicer):
-    def __init__(self, pool: WorkerPool, *, max_workers_per_solve: int = 1, max_queue: int = 64):
+class _JobRpcs:
+    """The asynchronous job RPCs (see :mod:`service.jobs`), mixed into the servicer."""
+
+    jobs: JobManager
+
+    async def _admit(
+        self, request: pb.SolveRequest, context: grpc.aio.ServicerContext, *, use_deadline: bool = True
+    ) -> tuple[Any, str, SolveSpec] | None:
+        raise NotImplementedError
+
+    async def SubmitJob(self, request: pb.SubmitJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
+        if request.request_id:
+            existing = self.jobs.store.by_request_id(request.request_id)
+            if existing is not None:
+                return existing
+        admitted = await self._admit(request.solve, context, use_deadline=False)
+        if admitted is None:  # pragma: no cover - _admit aborted the RPC
+            raise AssertionError("unreachable")
+        job = self.jobs.submit(request, admitted)
+        log.info("job %s submitted request_id=%s problem=%s", job.id, request.request_id, job.problem)
+        return job
+
+    async def _found(self, job: pb.Job | None, job_id: str, context: grpc.aio.ServicerContext) -> pb.Job:
+        if job is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no job {job_id!r}")
+            raise AssertionError("unreachable")
+        return job
+
+    async def GetJob(self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
+        return await self._found(self.jobs.get(request.id), request.id, context)
+
+    async def WaitJob(self, request: pb.WaitJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
+        if not math.isfinite(request.timeout_s) or request.timeout_s < 0:
+            st = _bad_request_status(
+                "invalid timeout", [FieldViolation("timeout_s", "must be a finite number >= 0")]
+            )
+            await context.abort(st.code, st.details, st.trailing_metadata)
+        timeout = min(request.timeout_s or 30.0, 3600.0)
+        remaining = context.time_remaining()
+        if remaining is not None:
+            timeout = max(0.0, min(timeout, remaining - deadline_margin(remaining)))
+        return await self._found(await self.jobs.wait(request.id, timeout), request.id, context)
+
+    async def CancelJob(self, request: pb.CancelJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
+        return await self._found(await self.jobs.cancel(request.id), request.id, context)
+
+    async def ListJobs(
+        self, request: pb.ListJobsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListJobsResponse:
+        limit = request.limit or 100
+        if not 1 <= limit <= 1000:
+            st = _bad_request_status("invalid limit", [FieldViolation("limit", "must be between 1 and 1000")])
+            await context.abort(st.code, st.details, st.trailing_metadata)
+        return pb.ListJobsResponse(jobs=self.jobs.list_jobs(request.state, limit))
+
+
+class AllotmentServicer(_JobRpcs, pb_grpc.AllotmentServicer):
+    def __init__(
+        self,
+        pool: WorkerPool,
+        *,
+        max_workers_per_solve: int = 1,
+        max_queue: int = 64,
+        jobs_db: str = ":memory:",
+        retention_s: float = 7 * 24 * 3600,
+    ):
         self.pool = pool
         self.max_workers_per_solve = max_workers_per_solve
         self.max_queue = max_queue
+        self.jobs = JobManager(
+            JobStore(jobs_db), pool, lambda req: self._prepare(req, None), retention_s=retention_s
+        )
 
     async def _admit(
-        self, request: pb.SolveRequest, context: grpc.aio.ServicerContext
+        self, request: pb.SolveRequest, context: grpc.aio.ServicerContext, *, use_deadline: bool = True
     ) -> tuple[Any, str, SolveSpec] | None:
         """Validate (in a thread: a large instance must not stall the event loop) and admit a request.
         Aborts the RPC (and returns None) when it is invalid or the queue is full."""
         if self.pool.queued >= self.max_queue:
             await self._overloaded(context)
             return None
-        remaining = context.time_remaining()  # read on the loop: the context is not thread-safe
+        # read on the loop (the context is not thread-safe); a job outlives its RPC: no deadline
+        remaining = context.time_remaining() if use_deadline else None
         try:
             return await asyncio.to_thread(self._prepare, request, remaining)
         except InvalidRequest as exc:
@@ -186,11 +254,11 @@ class AllotmentServicer(pb_grpc.AllotmentServicer):
                 getter = asyncio.create_task(updates.get())
                 done, _ = await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
                 if getter in done:
-                    yield pb.SolveUpdate(progress=_progress_pb(instance.PROBLEM, getter.result()))
+                    yield pb.SolveUpdate(progress=wire.progress_to_pb(instance.PROBLEM, getter.result()))
                 else:
                     getter.cancel()
             while not updates.empty():
-                yield pb.SolveUpdate(progress=_progress_pb(instance.PROBLEM, updates.get_nowait()))
+                yield pb.SolveUpdate(progress=wire.progress_to_pb(instance.PROBLEM, updates.get_nowait()))
             yield pb.SolveUpdate(result=wire.result_to_pb(task.result()))
         finally:
             if not task.done():  # the client went away: stop the solve, free the worker
@@ -268,20 +336,6 @@ def _prefixed(inst: pb.Instance, exc: InstanceError) -> list[FieldViolation]:
     return out
 
 
-def _progress_pb(problem: str, p: ProgressMsg) -> pb.Progress:
-    out = pb.Progress(elapsed_s=p.elapsed_s, solver=p.solver)
-    if p.objective is not None:
-        out.objective = float(p.objective)
-    if p.bound is not None and math.isfinite(p.bound):
-        out.bound = float(p.bound)
-    g = gap(p.objective, p.bound)
-    if g is not None:
-        out.gap = g
-    if p.solution is not None:
-        out.solution.CopyFrom(wire.solution_to_pb(problem, p.solution))
-    return out
-
-
 async def serve(
     address: str = "127.0.0.1:50051",
     *,
@@ -290,6 +344,8 @@ async def serve(
     grace_s: float = 5.0,
     memory_limit_mb: int | None = None,
     max_queue: int = 64,
+    jobs_db: str = ":memory:",
+    retention_s: float = 7 * 24 * 3600,
     ready: asyncio.Event | None = None,
 ) -> None:
     """Run the server until SIGTERM/SIGINT; then NOT_SERVING, refuse new work, finish in-flight solves."""
@@ -300,7 +356,8 @@ async def serve(
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ]
     )
-    pb_grpc.add_AllotmentServicer_to_server(AllotmentServicer(pool, max_queue=max_queue), server)
+    servicer = AllotmentServicer(pool, max_queue=max_queue, jobs_db=jobs_db, retention_s=retention_s)
+    pb_grpc.add_AllotmentServicer_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -315,6 +372,9 @@ async def serve(
     await server.start()
     log.info("listening on %s; starting %d workers", address, workers)
     await pool.start()
+    resumed = await servicer.jobs.start()
+    if resumed:
+        log.info("resumed %d unfinished job(s) from %s", resumed, jobs_db)
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving (worker warm-up %s s)", pool.warmup_seconds)
@@ -332,4 +392,6 @@ async def serve(
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     await server.stop(grace_s)
+    await servicer.jobs.close()  # unfinished jobs stay in the store, resumed by the next start
     await pool.close()
+    servicer.jobs.store.close()

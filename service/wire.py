@@ -24,7 +24,7 @@ from google.protobuf.message import Message
 import models
 from models.common import FieldViolation, InstanceError
 from service._proto.allot.v1 import allot_pb2 as pb
-from solvers.result import Limit, Result, Status
+from solvers.result import Limit, Result, Status, gap
 
 _ROW_TYPES = {"allot.v1.IntRow"}
 _INT_TYPES = {
@@ -238,6 +238,21 @@ def result_to_pb(res: Result) -> pb.SolveResponse:
     for k, v in res.stats.items():
         if k != "traceback":
             out.stats[k] = str(v)
+    return out
+
+
+def progress_to_pb(problem: str, p: Any) -> pb.Progress:
+    """A worker's ProgressMsg (its solution already verified in the worker) as a Progress message."""
+    out = pb.Progress(elapsed_s=p.elapsed_s, solver=p.solver)
+    if p.objective is not None:
+        out.objective = float(p.objective)
+    if p.bound is not None and math.isfinite(p.bound):
+        out.bound = float(p.bound)
+    g = gap(p.objective, p.bound)
+    if g is not None:
+        out.gap = g
+    if p.solution is not None:
+        out.solution.CopyFrom(solution_to_pb(problem, p.solution))
     return out
 
 

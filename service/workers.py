@@ -210,7 +210,8 @@ class WorkerPool:
         self.memory_limit_mb = memory_limit_mb
         self._ctx = mp.get_context("spawn")
         self._ids = itertools.count(1)
-        self._queue: asyncio.Queue[Job] = asyncio.Queue()
+        # (-priority, submission order, job): higher priority first, FIFO within a priority
+        self._queue: asyncio.PriorityQueue[tuple[int, int, Job]] = asyncio.PriorityQueue()
         self._workers: list[_Worker] = []
         self._loops: list[asyncio.Task[None]] = []
         self._closed = False
@@ -248,7 +249,7 @@ class WorkerPool:
         for t in self._loops:
             t.cancel()
         while not self._queue.empty():
-            job = self._queue.get_nowait()
+            _, _, job = self._queue.get_nowait()
             if not job.future.done():
                 job.future.set_result(self._no_result(job, Status.ERROR, "server shutting down"))
         for w in list(self._workers):
@@ -273,20 +274,34 @@ class WorkerPool:
         return self._queue.qsize()
 
     # -- jobs --------------------------------------------------------------------------------------
+    def enqueue(
+        self,
+        instance: Any,
+        solver: str,
+        spec: SolveSpec,
+        on_progress: Callable[[ProgressMsg], None] | None = None,
+        priority: int = 0,
+    ) -> Job:
+        """Queue a solve and return its Job (``await job.future`` for the Result). Queued work runs by
+        priority (higher first), then in submission order."""
+        if self._closed:
+            raise RuntimeError("worker pool is closed")
+        loop = asyncio.get_running_loop()
+        job = Job(next(self._ids), instance, solver, spec, loop.create_future(), on_progress)
+        job.started = time.monotonic()
+        self._queue.put_nowait((-priority, job.id, job))
+        return job
+
     async def submit(
         self,
         instance: Any,
         solver: str,
         spec: SolveSpec,
         on_progress: Callable[[ProgressMsg], None] | None = None,
+        priority: int = 0,
     ) -> Result:
         """Solve in a worker; if the awaiting task is cancelled, the job is cancelled too."""
-        if self._closed:
-            raise RuntimeError("worker pool is closed")
-        loop = asyncio.get_running_loop()
-        job = Job(next(self._ids), instance, solver, spec, loop.create_future(), on_progress)
-        job.started = time.monotonic()
-        self._queue.put_nowait(job)
+        job = self.enqueue(instance, solver, spec, on_progress, priority)
         try:
             return await asyncio.shield(job.future)
         except asyncio.CancelledError:
@@ -294,11 +309,16 @@ class WorkerPool:
             raise
 
     def cancel(self, job: Job) -> None:
+        """Stop a job: a running one returns its best verified incumbent (limit CANCELLED) through its
+        future; a queued one is answered at once and skipped by the workers."""
         job.cancelled = True
         for w in self._workers:
             if w.job is job:
                 with contextlib.suppress(OSError):
                     w.conn_in.send(("cancel", job.id))
+                return
+        if not job.future.done():
+            job.future.set_result(self._no_result(job, Status.NO_SOLUTION, "cancelled before it started"))
 
     async def _slot(self, first: _Worker) -> None:
         """One dispatch loop per worker slot: take a job, run it on this slot's current worker.
@@ -320,10 +340,8 @@ class WorkerPool:
             # Replace a dead worker *before* taking the next job, so no job waits for a worker's
             # start-up while another slot could serve it.
             worker = await self._healthy_worker(worker)
-            job = await self._queue.get()
-            if job.cancelled:
-                if not job.future.done():
-                    job.future.set_result(self._no_result(job, Status.NO_SOLUTION, "cancelled before start"))
+            _, _, job = await self._queue.get()
+            if job.cancelled or job.future.done():
                 continue
             worker = await self._healthy_worker(worker)  # it may have died while idle
             worker.job = job

@@ -43,7 +43,8 @@ def running_server(*extra: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]
     # output to a file, not a pipe nobody drains (a full pipe would block the server's writes)
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "-v", "serve", "--address", address, "--grace", "2", *extra],
+        [sys.executable, "-m", "service.cli", "-v", "serve", "--address", address, "--grace", "2", *extra]
+        + ([] if "--jobs-db" in extra else ["--jobs-db", ":memory:"]),
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

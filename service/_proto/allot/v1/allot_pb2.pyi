@@ -24,6 +24,15 @@ class Limit(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LIMIT_TIME: _ClassVar[Limit]
     LIMIT_CANCELLED: _ClassVar[Limit]
     LIMIT_GAP_TARGET: _ClassVar[Limit]
+
+class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOB_STATE_UNSPECIFIED: _ClassVar[JobState]
+    JOB_QUEUED: _ClassVar[JobState]
+    JOB_RUNNING: _ClassVar[JobState]
+    JOB_DONE: _ClassVar[JobState]
+    JOB_CANCELLED: _ClassVar[JobState]
+    JOB_FAILED: _ClassVar[JobState]
 STATUS_UNSPECIFIED: Status
 OPTIMAL: Status
 FEASIBLE: Status
@@ -36,6 +45,12 @@ LIMIT_NONE: Limit
 LIMIT_TIME: Limit
 LIMIT_CANCELLED: Limit
 LIMIT_GAP_TARGET: Limit
+JOB_STATE_UNSPECIFIED: JobState
+JOB_QUEUED: JobState
+JOB_RUNNING: JobState
+JOB_DONE: JobState
+JOB_CANCELLED: JobState
+JOB_FAILED: JobState
 
 class SolveOptions(_message.Message):
     __slots__ = ("solver", "time_limit_s", "gap_target", "seed", "deterministic", "workers")
@@ -186,6 +201,76 @@ class ListSolversResponse(_message.Message):
     SOLVERS_FIELD_NUMBER: _ClassVar[int]
     solvers: _containers.RepeatedCompositeFieldContainer[SolverInfo]
     def __init__(self, solvers: _Optional[_Iterable[_Union[SolverInfo, _Mapping]]] = ...) -> None: ...
+
+class SubmitJobRequest(_message.Message):
+    __slots__ = ("solve", "request_id", "priority")
+    SOLVE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    solve: SolveRequest
+    request_id: str
+    priority: int
+    def __init__(self, solve: _Optional[_Union[SolveRequest, _Mapping]] = ..., request_id: _Optional[str] = ..., priority: _Optional[int] = ...) -> None: ...
+
+class Job(_message.Message):
+    __slots__ = ("id", "request_id", "state", "problem", "priority", "submitted_at", "started_at", "finished_at", "progress", "result", "message")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    SUBMITTED_AT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    request_id: str
+    state: JobState
+    problem: str
+    priority: int
+    submitted_at: float
+    started_at: float
+    finished_at: float
+    progress: Progress
+    result: SolveResponse
+    message: str
+    def __init__(self, id: _Optional[str] = ..., request_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., problem: _Optional[str] = ..., priority: _Optional[int] = ..., submitted_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., result: _Optional[_Union[SolveResponse, _Mapping]] = ..., message: _Optional[str] = ...) -> None: ...
+
+class GetJobRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class WaitJobRequest(_message.Message):
+    __slots__ = ("id", "timeout_s")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    timeout_s: float
+    def __init__(self, id: _Optional[str] = ..., timeout_s: _Optional[float] = ...) -> None: ...
+
+class CancelJobRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class ListJobsRequest(_message.Message):
+    __slots__ = ("state", "limit")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    state: JobState
+    limit: int
+    def __init__(self, state: _Optional[_Union[JobState, str]] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("jobs",)
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[Job]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ...) -> None: ...
 
 class Instance(_message.Message):
     __slots__ = ("smtt", "task_allocation", "pod_packing", "seq_parallel", "json")

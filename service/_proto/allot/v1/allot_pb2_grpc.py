@@ -54,6 +54,31 @@ class AllotmentStub:
                 request_serializer=allot_dot_v1_dot_allot__pb2.ListSolversRequest.SerializeToString,
                 response_deserializer=allot_dot_v1_dot_allot__pb2.ListSolversResponse.FromString,
                 _registered_method=True)
+        self.SubmitJob = channel.unary_unary(
+                '/allot.v1.Allotment/SubmitJob',
+                request_serializer=allot_dot_v1_dot_allot__pb2.SubmitJobRequest.SerializeToString,
+                response_deserializer=allot_dot_v1_dot_allot__pb2.Job.FromString,
+                _registered_method=True)
+        self.GetJob = channel.unary_unary(
+                '/allot.v1.Allotment/GetJob',
+                request_serializer=allot_dot_v1_dot_allot__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=allot_dot_v1_dot_allot__pb2.Job.FromString,
+                _registered_method=True)
+        self.WaitJob = channel.unary_unary(
+                '/allot.v1.Allotment/WaitJob',
+                request_serializer=allot_dot_v1_dot_allot__pb2.WaitJobRequest.SerializeToString,
+                response_deserializer=allot_dot_v1_dot_allot__pb2.Job.FromString,
+                _registered_method=True)
+        self.CancelJob = channel.unary_unary(
+                '/allot.v1.Allotment/CancelJob',
+                request_serializer=allot_dot_v1_dot_allot__pb2.CancelJobRequest.SerializeToString,
+                response_deserializer=allot_dot_v1_dot_allot__pb2.Job.FromString,
+                _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/allot.v1.Allotment/ListJobs',
+                request_serializer=allot_dot_v1_dot_allot__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=allot_dot_v1_dot_allot__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
 
 
 class AllotmentServicer:
@@ -87,6 +112,39 @@ class AllotmentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitJob(self, request, context):
+        """Asynchronous jobs, kept in a durable store: accepted jobs survive a server restart.
+        SubmitJob is idempotent on request_id: resubmitting returns the job already accepted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJob(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WaitJob(self, request, context):
+        """Returns when the job has finished or after timeout_s, whichever comes first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelJob(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AllotmentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -109,6 +167,31 @@ def add_AllotmentServicer_to_server(servicer, server):
                     servicer.ListSolvers,
                     request_deserializer=allot_dot_v1_dot_allot__pb2.ListSolversRequest.FromString,
                     response_serializer=allot_dot_v1_dot_allot__pb2.ListSolversResponse.SerializeToString,
+            ),
+            'SubmitJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitJob,
+                    request_deserializer=allot_dot_v1_dot_allot__pb2.SubmitJobRequest.FromString,
+                    response_serializer=allot_dot_v1_dot_allot__pb2.Job.SerializeToString,
+            ),
+            'GetJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJob,
+                    request_deserializer=allot_dot_v1_dot_allot__pb2.GetJobRequest.FromString,
+                    response_serializer=allot_dot_v1_dot_allot__pb2.Job.SerializeToString,
+            ),
+            'WaitJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.WaitJob,
+                    request_deserializer=allot_dot_v1_dot_allot__pb2.WaitJobRequest.FromString,
+                    response_serializer=allot_dot_v1_dot_allot__pb2.Job.SerializeToString,
+            ),
+            'CancelJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelJob,
+                    request_deserializer=allot_dot_v1_dot_allot__pb2.CancelJobRequest.FromString,
+                    response_serializer=allot_dot_v1_dot_allot__pb2.Job.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=allot_dot_v1_dot_allot__pb2.ListJobsRequest.FromString,
+                    response_serializer=allot_dot_v1_dot_allot__pb2.ListJobsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -219,6 +302,141 @@ class Allotment:
             '/allot.v1.Allotment/ListSolvers',
             allot_dot_v1_dot_allot__pb2.ListSolversRequest.SerializeToString,
             allot_dot_v1_dot_allot__pb2.ListSolversResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/allot.v1.Allotment/SubmitJob',
+            allot_dot_v1_dot_allot__pb2.SubmitJobRequest.SerializeToString,
+            allot_dot_v1_dot_allot__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/allot.v1.Allotment/GetJob',
+            allot_dot_v1_dot_allot__pb2.GetJobRequest.SerializeToString,
+            allot_dot_v1_dot_allot__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WaitJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/allot.v1.Allotment/WaitJob',
+            allot_dot_v1_dot_allot__pb2.WaitJobRequest.SerializeToString,
+            allot_dot_v1_dot_allot__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/allot.v1.Allotment/CancelJob',
+            allot_dot_v1_dot_allot__pb2.CancelJobRequest.SerializeToString,
+            allot_dot_v1_dot_allot__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/allot.v1.Allotment/ListJobs',
+            allot_dot_v1_dot_allot__pb2.ListJobsRequest.SerializeToString,
+            allot_dot_v1_dot_allot__pb2.ListJobsResponse.FromString,
             options,
             channel_credentials,
             insecure,
