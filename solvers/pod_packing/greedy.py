@@ -19,6 +19,7 @@ from typing import Any
 
 from models.pod_packing import Instance, Solution, evaluate
 from solvers.budget import Budget
+from solvers.pod_packing.common import lex_lower_bound
 from solvers.pod_packing.kube import schedule
 from solvers.registry import register
 from solvers.result import Result, Status
@@ -64,11 +65,14 @@ def run_greedy(instance: Instance, budget: Budget, hint: Any = None) -> Result:
             stats["best"] = name
             budget.report("greedy", best_obj, None, sol)
     stats["time_s"] = round(time.perf_counter() - t0, 4)
+    bound = float(lex_lower_bound(instance)[1])  # proved: see solvers.pod_packing.common
     return Result(
         instance.PROBLEM,
         Status.FEASIBLE if best is not None else Status.NO_SOLUTION,
         "greedy",
         solution=best,
+        bound=bound,
+        bound_source="capacity",
         limit=budget.limit_reason(),
         stats=stats,
     )

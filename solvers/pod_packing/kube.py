@@ -66,6 +66,7 @@ class ClusterState:
         #: newly placed pods whose affinity / hard spread must stay satisfied (final-state semantics)
         self.watchers: list[tuple[Pod, int]] = []
         self.labels = [nd.labels_map for nd in instance.nodes]
+        self._eligible: dict[tuple[Any, ...], list[int]] = {}
         for rp in instance.running:
             assert rp.node is not None
             ni = instance.node_index[rp.node]
@@ -152,7 +153,7 @@ class ClusterState:
         blocked = self._watched(pod)
         spreads = []
         for c in pod.hard_spread:
-            eligible = [ni for ni, nd in enumerate(self.inst.nodes) if spread_eligible(pod, nd)]
+            eligible = self.eligible(pod)
             counts = {labels[ni][c.topology_key]: 0 for ni in eligible}
             elig = set(eligible)
             for e, ne in self.bound:
@@ -184,6 +185,15 @@ class ClusterState:
             out[ni] = ok
         return out
 
+    def eligible(self, pod: Pod) -> list[int]:
+        """Nodes PodTopologySpread counts for ``pod`` (cached by what decides it)."""
+        key = (pod.node_selector, pod.node_affinity, tuple(c.topology_key for c in pod.hard_spread))
+        out = self._eligible.get(key)
+        if out is None:
+            out = [ni for ni, nd in enumerate(self.inst.nodes) if spread_eligible(pod, nd)]
+            self._eligible[key] = out
+        return out
+
     def _watched(self, pod: Pod) -> set[int]:
         """Nodes where ``pod`` would break the affinity or hard spread of an already placed batch pod.
 
@@ -191,20 +201,24 @@ class ClusterState:
         on its final state, so placing a later pod must keep earlier batch pods' constraints true.
         """
         labels = self.labels
-        nodes = self.inst.nodes
         out: set[int] = set()
+        memo: dict[tuple[Any, ...], dict[str, int]] = {}  # identical constraints share their counts
         for w, nw in self.watchers:
             for c in w.hard_spread:
                 if not spread_matches(w, c, pod):
                     continue
                 key = c.topology_key
                 mine = labels[nw][key]
-                eligible = [ni for ni, nd in enumerate(nodes) if spread_eligible(w, nd)]
-                counts = {labels[ni][key]: 0 for ni in eligible}
-                elig = set(eligible)
-                for e, ne in self.bound:
-                    if ne in elig and spread_matches(w, c, e):
-                        counts[labels[ne][key]] += 1
+                eligible = self.eligible(w)
+                mkey = (w.namespace, c, w.node_selector, w.node_affinity, w.hard_spread)
+                counts = memo.get(mkey)
+                if counts is None:
+                    counts = {labels[ni][key]: 0 for ni in eligible}
+                    elig = set(eligible)
+                    for e, ne in self.bound:
+                        if ne in elig and spread_matches(w, c, e):
+                            counts[labels[ne][key]] += 1
+                    memo[mkey] = counts
                 others = [v for d, v in counts.items() if d != mine]
                 if others and counts[mine] + 1 - min(others) > c.max_skew:
                     out.update(ni for ni in eligible if labels[ni][key] == mine)
