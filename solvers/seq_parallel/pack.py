@@ -60,6 +60,7 @@ PROBLEM = "seq_parallel"
 Plan = list[list[tuple[int, list[int]]]]
 EPS = 1e-9
 BISECT_ITERS = 24
+BISECT_TOL = 5e-4
 LS_CHUNK = 200
 REFINE_POINTS = 48
 
@@ -278,7 +279,7 @@ class _Packer:
         if res is None:
             return None
         for _ in range(BISECT_ITERS):
-            if hi - lo <= 1e-4 * hi:
+            if hi - lo <= BISECT_TOL * hi:
                 break
             mid = 0.5 * (lo + hi)
             ng, arrs = self.pack(np.array([*fixed, *([mid] * (m - len(fixed)))]))
