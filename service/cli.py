@@ -309,6 +309,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 max_queue=args.max_queue,
                 jobs_db=args.jobs_db,
                 retention_s=args.job_retention_hours * 3600,
+                metrics_port=args.metrics_port,
+                metrics_address=args.metrics_address,
             )
         )
     except RuntimeError as exc:
@@ -445,6 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="SQLite file of async jobs (default $XDG_STATE_HOME/allot/jobs.sqlite3; ':memory:' = not kept)",
     )
     sv.add_argument("--job-retention-hours", type=float, default=168.0, help="keep finished jobs this long")
+    sv.add_argument(
+        "--metrics-port", type=int, help="serve Prometheus metrics on this HTTP port (default: off)"
+    )
+    sv.add_argument("--metrics-address", default="127.0.0.1", help="address of the metrics endpoint")
     sv.set_defaults(fn=cmd_serve)
 
     b = sub.add_parser("bench", help="benchmarks that print figures")

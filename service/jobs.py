@@ -31,7 +31,7 @@ from typing import Any
 from service import wire
 from service._proto.allot.v1 import allot_pb2 as pb
 from service.workers import ProgressMsg, SolveSpec, WorkerPool
-from solvers.result import Status
+from solvers.result import Result, Status
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,9 @@ class JobManager:
         prepare: Callable[[pb.SolveRequest], tuple[Any, str, SolveSpec]],
         *,
         retention_s: float = 7 * 24 * 3600,
+        on_result: Callable[[Result], None] | None = None,
     ):
+        self.on_result = on_result
         self.store = store
         self.pool = pool
         self.prepare = prepare  # validates; raises the server's InvalidRequest
@@ -313,6 +315,8 @@ class JobManager:
             )
             self._finish(job_id)
             return
+        if self.on_result is not None:
+            self.on_result(res)
         state = pb.JOB_FAILED if res.status is Status.ERROR else pb.JOB_DONE
         fields: dict[str, Any] = {"state": state, "finished_at": time.time()}
         fields["result"] = wire.result_to_pb(res).SerializeToString()

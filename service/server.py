@@ -25,7 +25,7 @@ import contextlib
 import logging
 import math
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -41,8 +41,10 @@ from service import wire
 from service._proto.allot.v1 import allot_pb2 as pb
 from service._proto.allot.v1 import allot_pb2_grpc as pb_grpc
 from service.jobs import JobManager, JobStore
+from service.metrics import Metrics, instrument
 from service.workers import ProgressMsg, SolveSpec, WorkerPool
 from solvers import registry
+from solvers.result import Result
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +153,13 @@ class AllotmentServicer(_JobRpcs, pb_grpc.AllotmentServicer):
         self.max_workers_per_solve = max_workers_per_solve
         self.max_queue = max_queue
         self.jobs = JobManager(
-            JobStore(jobs_db), pool, lambda req: self._prepare(req, None), retention_s=retention_s
+            JobStore(jobs_db),
+            pool,
+            lambda req: self._prepare(req, None),
+            retention_s=retention_s,
+            on_result=lambda res: self.on_result(res),
         )
+        self.on_result: Callable[[Result], None] = lambda res: None  # replaced by metrics when enabled
 
     async def _admit(
         self, request: pb.SolveRequest, context: grpc.aio.ServicerContext, *, use_deadline: bool = True
@@ -231,6 +238,7 @@ class AllotmentServicer(_JobRpcs, pb_grpc.AllotmentServicer):
             raise AssertionError("unreachable")
         instance, solver, spec = admitted
         res = await self.pool.submit(instance, solver, spec)
+        self.on_result(res)
         log.info(
             "solve request_id=%s problem=%s status=%s objective=%s gap=%s time=%.3fs",
             request.request_id,
@@ -261,6 +269,7 @@ class AllotmentServicer(_JobRpcs, pb_grpc.AllotmentServicer):
                     getter.cancel()
             while not updates.empty():
                 yield pb.SolveUpdate(progress=wire.progress_to_pb(instance.PROBLEM, updates.get_nowait()))
+            self.on_result(task.result())
             yield pb.SolveUpdate(result=wire.result_to_pb(task.result()))
         finally:
             if not task.done():  # the client went away: stop the solve, free the worker
@@ -348,6 +357,8 @@ async def serve(
     max_queue: int = 64,
     jobs_db: str = ":memory:",
     retention_s: float = 7 * 24 * 3600,
+    metrics_port: int | None = None,
+    metrics_address: str = "127.0.0.1",
     ready: asyncio.Event | None = None,
 ) -> None:
     """Run the server until SIGTERM/SIGINT; then NOT_SERVING, refuse new work, finish in-flight solves."""
@@ -359,6 +370,12 @@ async def serve(
         ]
     )
     servicer = AllotmentServicer(pool, max_queue=max_queue, jobs_db=jobs_db, retention_s=retention_s)
+    if metrics_port is not None:
+        metrics = Metrics(pool)
+        instrument(servicer, metrics)
+        servicer.on_result = metrics.observe
+        metrics.serve(metrics_port, metrics_address)
+        log.info("metrics on http://%s:%d/metrics", metrics_address, metrics_port)
     pb_grpc.add_AllotmentServicer_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -331,3 +331,27 @@ def test_full_queue_is_refused_with_retry_hint() -> None:
         assert any(d.Is(error_details_pb2.RetryInfo.DESCRIPTOR) for d in status.details)
         running.cancel()
         queued.cancel()
+
+
+def test_metrics_endpoint_counts_rpcs_and_solves() -> None:
+    """With --metrics-port, Prometheus metrics count RPCs by method and code, and solves by status."""
+    import urllib.request
+
+    port = _free_port()
+    doc = json.loads((ROOT / "instances" / "samples" / "smtt.json").read_text())
+    with (
+        running_server("--workers", "1", "--metrics-port", str(port)) as (address, _),
+        grpc.insecure_channel(address) as ch,
+    ):
+        stub = pb_grpc.AllotmentStub(ch)
+        stub.Solve(pb.SolveRequest(instance=wire.instance_to_pb(doc)), timeout=60)
+        with pytest.raises(grpc.RpcError):
+            stub.Solve(pb.SolveRequest(instance=pb.Instance(smtt=pb.SmttInstance())), timeout=30)
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    lines = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line[:1] != "#"
+    }
+    assert lines['allot_rpcs_total{code="OK",method="Solve"}'] == 1.0
+    assert lines['allot_rpcs_total{code="INVALID_ARGUMENT",method="Solve"}'] == 1.0
+    assert sum(v for k, v in lines.items() if k.startswith("allot_solve_seconds_count")) == 1.0
+    assert lines["allot_queue_depth"] == 0.0
