@@ -11,13 +11,15 @@ Method
     current solution is feasible, so the search crosses the boundary of the feasible region instead
     of stalling on it (strategic oscillation, as in the penalty-based GAP tabu searches of Díaz &
     Fernández and Yagiura et al.). After a stall the search restarts from the best solution. The
-    best feasible solution is polished with the full shift/swap descent of :mod:`.greedy`.
+    best feasible solution is polished with the full shift/swap descent of :mod:`.greedy`. The search stops
+    early when it reaches the cheap bound (proved optimal) or after ``MAX_IDLE_RESTARTS`` restarts in a
+    row without a new best.
 
 Budget and determinism
     The Numba kernel runs in chunks of iterations sized to roughly 20 ms, the budget is polled
     between chunks. The only random choice (tabu tenures) uses a xorshift generator seeded from
     ``budget.seed``; in deterministic mode the iteration count is fixed from the instance size
-    (min(200 000, max(2 000, 2e8 / (m·n)))), so the same input and seed give the same answer
+    (min(50 000, max(2 000, 2e7 / (m·n)))), so the same input and seed give the same answer
     unless the time limit stops the run first.
 
 The makespan objective is not handled by the penalty search: for it, ``tabu`` returns the ``greedy``
@@ -43,6 +45,8 @@ from solvers.task_allocation._data import Arrays, arrays, assignment_objective, 
 CANDIDATES = 6
 #: per-iteration growth factor of violated penalty weights (and shrink factor while feasible)
 GROW = 1.1
+#: stop after this many restarts without a new best
+MAX_IDLE_RESTARTS = 30
 
 
 def candidate_agents(a: Arrays, k: int = CANDIDATES) -> np.ndarray:
@@ -88,8 +92,9 @@ def search(
     st = np.array([0, 0, (budget.seed * 2654435761 + 12345) % (2**62) + 1, 0], np.int64)
     cand = candidate_agents(a)
     stall = max(1000, 4 * n)
-    det_total = min(200_000, max(2_000, int(2e8 / (m * n)))) if budget.deterministic else None
+    det_total = min(50_000, max(2_000, int(2e7 / (m * n)))) if budget.deterministic else None
     chunk = 16
+    restarts_at_best = 0
     while not budget.should_stop(None if math.isinf(fs[0]) else float(fs[0]), target):
         if det_total is not None:
             chunk = min(chunk, det_total - int(st[0]))
@@ -103,6 +108,9 @@ def search(
         )  # fmt: skip
         if fs[0] < before:
             budget.report("tabu", float(fs[0]), None, Solution.from_array(best))
+            restarts_at_best = int(st[3])
+        elif st[3] - restarts_at_best >= MAX_IDLE_RESTARTS:
+            break  # many restarts from the same best without progress: the search has converged
         if fs[0] <= target:
             break
         dt = time.perf_counter() - t
@@ -118,13 +126,20 @@ def search(
 
 
 def improve(inst: Instance, budget: Budget, hint: Solution | None, stats: dict) -> np.ndarray | None:
-    """greedy (a small slice of the budget) then tabu search from its incumbent."""
+    """Tabu search from a feasible hint, else from the greedy incumbent (a tenth of the budget), else
+    from the least-demand assignment (infeasible)."""
     a = arrays(inst)
-    g_budget = budget.child(fraction=0.1)
-    x, gstats = greedy.heuristic(inst, g_budget, hint)
-    stats["greedy_best_from"] = gstats.get("best_from", "")
+    x = None
+    if hint is not None and len(hint.assignment) == a.n:
+        x = np.asarray(hint.assignment, dtype=np.int64)
+        x = x if is_feasible(a, x) else None
+    if x is None:  # no usable hint: greedy first, with a tenth of the budget
+        x, gstats = greedy.heuristic(inst, budget.child(fraction=0.1), hint)
+        stats["greedy_best_from"] = gstats.get("best_from", "")
     start = x if x is not None else greedy._repair_start(a)
-    best = search(a, start, budget, stats=stats)
+    mins = np.where(a.allowed, a.obj, np.inf).min(axis=0)
+    target = math.ceil(float(mins.sum()) - 1e-9)  # the cheap bound: reaching it proves optimality
+    best = search(a, start, budget, target=target, stats=stats)
     if best is None:
         return x
     if x is not None and assignment_objective(a, x) < assignment_objective(a, best):

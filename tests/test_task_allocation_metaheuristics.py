@@ -1,0 +1,170 @@
+"""Task allocation: tabu search, MIP-based LNS and the ``allot bench gap`` module."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from instances.task_allocation import generate
+from models.task_allocation import Instance, Solution, evaluate, read_best_known, read_orlib_gap
+from solvers import Budget, Status, solve
+from solvers.registry import warmup
+from solvers.task_allocation import bench, tabu
+from solvers.task_allocation._data import arrays, assignment_objective, is_feasible
+
+
+def brute_force(inst: Instance) -> float | None:
+    """Optimum by enumeration (None when infeasible)."""
+    best = math.inf
+    for x in itertools.product(range(inst.num_agents), repeat=inst.num_tasks):
+        ev = evaluate(inst, Solution(x))
+        if ev.feasible:
+            best = min(best, ev.objective)
+    return None if math.isinf(best) else best
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _compiled() -> None:
+    warmup(["task_allocation"])
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000), m=st.integers(2, 3), n=st.integers(3, 7), kind=st.sampled_from(["C", "D"])
+)
+def test_tabu_and_lns_never_beat_brute_force(seed: int, m: int, n: int, kind: str) -> None:
+    """On tiny instances tabu and lns return feasible answers no better than the brute-force optimum
+    (and nothing when the instance is infeasible)."""
+    inst = generate(seed, num_agents=m, num_tasks=n, kind=kind, tightness=1.0)
+    opt = brute_force(inst)
+    for name in ("tabu", "lns"):
+        r = solve(inst, name, Budget(1, deterministic=True))
+        if opt is None:
+            assert r.solution is None, name
+            continue
+        if r.solution is not None:
+            assert evaluate(inst, r.solution).feasible, name
+            assert r.objective is not None and r.objective >= opt, name
+
+
+def test_tabu_reaches_feasibility_from_an_infeasible_start() -> None:
+    """The penalty search started with every task on agent 0 (grossly overloaded) still returns a
+    feasible assignment on a tight Chu-Beasley D-type instance."""
+    inst = generate(3, num_agents=5, num_tasks=40, kind="D", tightness=0.8)
+    a = arrays(inst)
+    start = np.zeros(a.n, dtype=np.int64)
+    assert not is_feasible(a, start)
+    best = tabu.search(a, start, Budget(1.0, deterministic=True, seed=1))
+    assert best is not None and is_feasible(a, best)
+    assert evaluate(inst, Solution.from_array(best)).feasible
+
+
+def test_tabu_improves_on_greedy(shared_data: Path) -> None:
+    """On Chu-Beasley c05100 tabu (1 s) ends no worse than greedy and at or above the best known."""
+    table = read_best_known((shared_data / "gap/best-known.csv").read_text())
+    _lb, best, _ = table["chu1997/c05100"]
+    [inst] = read_orlib_gap((shared_data / "gap/chu1997/c05100").read_text(), "c05100")
+    g = solve(inst, "greedy", Budget(1))
+    t = solve(inst, "tabu", Budget(1))
+    assert g.objective is not None and t.objective is not None
+    assert best <= t.objective <= g.objective
+
+
+@pytest.mark.parametrize("name", ["tabu", "lns"])
+def test_deterministic_for_a_seed(name: str) -> None:
+    """Deterministic mode with the same seed gives the same assignment twice."""
+    inst = generate(5, num_agents=6, num_tasks=30, kind="C", tightness=0.85)
+    r1 = solve(inst, name, Budget(20, deterministic=True, seed=3))
+    r2 = solve(inst, name, Budget(20, deterministic=True, seed=3))
+    assert r1.solution is not None and r1.solution == r2.solution
+
+
+@pytest.mark.parametrize("name", ["tabu", "lns"])
+def test_budget_honoured_on_large_instance(shared_data: Path, name: str) -> None:
+    """With 0.5 s on Yagiura e801600 (80 x 1600) tabu and lns return within ~1.2 s with a feasible answer."""
+    [inst] = read_orlib_gap((shared_data / "gap/yagiura2004/e801600").read_text(), "e801600")
+    t = time.perf_counter()
+    r = solve(inst, name, Budget(0.5))
+    assert time.perf_counter() - t < 1.2
+    assert r.solution is not None and evaluate(inst, r.solution).feasible
+
+
+def test_lns_keeps_a_feasible_hint_and_never_worsens_it() -> None:
+    """lns started from a feasible hint returns an assignment at most as costly as the hint."""
+    inst = generate(11, num_agents=8, num_tasks=60, kind="C", tightness=0.8)
+    g = solve(inst, "greedy", Budget(1))
+    assert g.solution is not None and g.objective is not None
+    r = solve(inst, "lns", Budget(2, deterministic=True), hint=g.solution)
+    assert r.solution is not None and r.objective is not None and r.objective <= g.objective
+
+
+def test_makespan_goes_to_the_load_heuristics() -> None:
+    """tabu and lns accept the makespan objective (through greedy) and return feasible answers."""
+    inst = generate(4, num_agents=4, num_tasks=25, objective="makespan")
+    for name in ("tabu", "lns"):
+        r = solve(inst, name, Budget(1))
+        assert r.status is Status.FEASIBLE or r.status is Status.OPTIMAL
+        assert r.solution is not None and evaluate(inst, r.solution).feasible
+
+
+def test_candidate_agents_are_the_cheapest_allowed() -> None:
+    """candidate_agents lists each task's cheapest allowed agents in order and never a forbidden one."""
+    doc = generate(2, num_agents=4, num_tasks=6).to_dict()
+    doc["forbidden"] = [[0, 0], [1, 0]]
+    inst = Instance.from_dict(doc)
+    a = arrays(inst)
+    cand = tabu.candidate_agents(a, 3)
+    for j in range(a.n):
+        row = [i for i in cand[j] if i >= 0]
+        costs = [a.obj[i, j] for i in row]
+        assert costs == sorted(costs)
+        assert all(a.allowed[i, j] for i in row)
+        allowed = np.flatnonzero(a.allowed[:, j])
+        assert set(row) <= set(allowed.tolist()) and len(row) == min(3, len(allowed))
+    assert 0 not in cand[0] and 1 not in cand[0]
+
+
+def test_makespan_variant_of_a_gap_file(shared_data: Path) -> None:
+    """bench.makespan_variant keeps the resource matrix as processing times and drops capacities/costs."""
+    [inst] = read_orlib_gap((shared_data / "gap/cattrysse1994/gap1-0").read_text(), "gap1-0")
+    mk = bench.makespan_variant(inst)
+    assert mk.objective == "makespan" and mk.costs is None and mk.capacitated == ()
+    assert mk.resources[0].demands == inst.resources[0].demands
+    x = Solution(tuple(j % inst.num_agents for j in range(inst.num_tasks)))
+    loads = [0] * inst.num_agents
+    for j, i in enumerate(x.assignment):
+        loads[i] += inst.resources[0].demands[i][j]
+    assert evaluate(mk, x).objective == max(loads)
+
+
+def test_bench_gap_table(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`allot bench gap` on a one-instance copy of the data prints a per-set row: 1 instance, best
+    known found, proved, 0 gap; --instances filters; an unknown set is an error (exit 2)."""
+    (tmp_path / "gap/cattrysse1994").mkdir(parents=True)
+    shutil.copy(shared_data / "gap/best-known.csv", tmp_path / "gap/best-known.csv")
+    for name in ("gap1-0", "gap1-1"):
+        shutil.copy(shared_data / "gap/cattrysse1994" / name, tmp_path / "gap/cattrysse1994" / name)
+    rc = bench.main(["--data", str(tmp_path), "--sets", "gap", "--instances", "gap1-0$", "--time-limit", "5"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    row = next(line for line in out.splitlines() if line.startswith("cattrysse1994"))
+    assert row.split()[1:6] == ["1", "1", "1", "0.000%", "0.000%"]
+    assert bench.main(["--data", str(tmp_path), "--sets", "nope"]) == 2
+
+
+def test_tabu_result_matches_its_reported_objective() -> None:
+    """The assignment tabu returns has the objective the solver-side arrays compute (no stale state)."""
+    inst = generate(8, num_agents=5, num_tasks=50, kind="D", tightness=0.85)
+    a = arrays(inst)
+    r = solve(inst, "tabu", Budget(1, deterministic=True))
+    assert r.solution is not None and r.objective is not None
+    x = np.asarray(r.solution.assignment)
+    assert math.isclose(assignment_objective(a, x), r.objective)
