@@ -16,15 +16,28 @@ micro-batch ``j`` in a group of degree ``d``) and ``T_j`` (micro-batch times)::
     sum_d t(i,d) x[i,j,d] <= T_j - beta                  (3) a sequence's own group is not faster
                                                              than its micro-batch (for the K longest)
 
-(3) holds because in a plan at most one ``x[i,j,d]`` is 1. Micro-batches are interchangeable, so the
+(3) holds because in a plan at most one ``x[i,j,d]`` is 1.
+
+The longest sequence ``i0`` (by its fastest time) is put in micro-batch 0 and its degree ``d0`` is
+enumerated; its group ``G*`` is modelled explicitly: columns ``g[i]`` (sequence ``i`` shares ``G*``) with
+``t(i0,d0) + sum_i t(i,d0) g[i] <= T_0 - beta`` and ``s_i0 + sum_i s_i g[i] <= cap*d0``, while (1) and
+(2) for micro-batch 0 count only the other groups, on ``N - d0`` GPUs. Each of these rows holds for
+every plan whose longest sequence has degree ``d0``. This is what the aggregated rows miss: when the
+long sequence alone nearly fills its micro-batch's time, the memory of its group cannot be used by
+anything else, so the micro-batch holds far fewer tokens than ``cap*N``.
+
+Micro-batches are interchangeable, so the
 longest sequence may be fixed to micro-batch 0 and, more generally, the ``k`` longest sequences to
 micro-batches by a *restricted growth string* (sequence ``r`` goes to a micro-batch already used by a
-longer one or to the first unused one): every plan matches one string up to relabelling. The bound for
-``m`` is the minimum over the strings of their LP optima; the bound for the instance is the minimum
-over ``m`` in ``m_min .. m_hi`` and of the tail ``(m_hi+1)*beta + max(t_max, W/N)`` (the cheap bound
-of :mod:`.common` for any ``m > m_hi``, increasing in ``m``). When ``max_microbatches`` caps ``m``
-the tail is dropped. LP values come from HiGHS's simplex; each is lowered by ``1e-6`` relative (plus
-``1e-6`` ms) to absorb its feasibility tolerances before being claimed.
+longer one or to the first unused one): every plan matches one string up to relabelling; the first
+few of them also get their degree enumerated (``LEVELS``: level 0 fixes only ``d0``, level 1 also the
+second sequence's degree; each level is a complete bound, so a cut budget keeps the last completed
+one). The bound for ``m`` is the minimum over the strings and degree choices of their LP optima;
+the bound for the instance is the minimum over ``m`` in ``m_min .. m_hi`` and of the tail
+``(m_hi+1)*beta + max(t_max, W/N)`` (the cheap bound of :mod:`.common` for any ``m > m_hi``,
+increasing in ``m``). When ``max_microbatches`` caps ``m`` the tail is dropped. LP values come from
+HiGHS's simplex; each is lowered by ``1e-6`` relative (plus ``1e-6`` ms) to absorb its feasibility
+tolerances before being claimed.
 """
 
 from __future__ import annotations
@@ -44,8 +57,8 @@ from solvers.result import Limit, Result, Status
 from solvers.seq_parallel.common import cheap_lower_bound, fastest_bw
 
 PROBLEM = "seq_parallel"
-FIX_LONGEST = 3
-FIX_DEGREES = 2
+#: (sequences whose micro-batch is enumerated, of which the first ones also get their degree enumerated)
+LEVELS = ((3, 1), (3, 2))
 SAFETY = 1e-6
 
 
@@ -90,14 +103,18 @@ class _LP:
         m: int,
         classes: list[tuple[int, int]],
         budget: Budget,
+        first: tuple[int, int],
     ):
         L = inst.sequences
         N = inst.num_gpus
         cap = inst.token_capacity
         beta = inst.cost_model.beta_ms
+        i0, k0 = first
+        d0, t0, s0 = degs[k0], float(t[i0, k0]), float(L[i0])
         cost: list[float] = [1.0] * m
         ub: list[float] = [math.inf] * m
         cols: dict[tuple[int, int, int], int] = {}
+        gcol: dict[int, int] = {}  # class -> its column inside the longest sequence's group G*
         for c, (i, cnt) in enumerate(classes):
             for j in range(m):
                 for k in range(len(degs)):
@@ -105,41 +122,59 @@ class _LP:
                         cols[c, j, k] = len(cost)
                         cost.append(0.0)
                         ub.append(float(cnt))
+            if math.isfinite(t[i, k0]):
+                gcol[c] = len(cost)
+                cost.append(0.0)
+                ub.append(float(cnt))
         rows: list[tuple[float, float, list[int], list[float]]] = []
         by_c: dict[int, list[int]] = {}
         by_j: dict[int, list[tuple[int, int, int]]] = {}
         for (c, j, k), col in cols.items():
             by_c.setdefault(c, []).append(col)
             by_j.setdefault(j, []).append((classes[c][0], k, col))
+        for c, col in gcol.items():
+            by_c.setdefault(c, []).append(col)
         self.empty = any(not by_c.get(c) for c in range(len(classes)))
         for c, (_, cnt) in enumerate(classes):
             idx = by_c.get(c, [])
             rows.append((float(cnt), float(cnt), idx, [1.0] * len(idx)))
         for j in range(m):
             items = by_j.get(j, [])
+            gpus = N - d0 if j == 0 else N  # micro-batch 0: the GPUs outside G*
             rows.append(
                 (
                     -math.inf,
-                    -N * beta,
+                    -gpus * beta,
                     [col for _, _, col in items] + [j],
-                    [degs[k] * t[i, k] for i, k, _ in items] + [-N],
+                    [degs[k] * t[i, k] for i, k, _ in items] + [-gpus],
                 )
             )
             rows.append(
-                (-math.inf, cap * N, [col for _, _, col in items], [float(L[i]) for i, _, _ in items])
+                (-math.inf, cap * gpus, [col for _, _, col in items], [float(L[i]) for i, _, _ in items])
             )
+        # G*: its time is the longest sequence's plus its other members'; its memory is cap*d0
+        gl = list(gcol.items())
+        rows.append(
+            (
+                -math.inf,
+                -beta - t0,
+                [col for _, col in gl] + [0],
+                [t[classes[c][0], k0] for c, _ in gl] + [-1.0],
+            )
+        )
+        rows.append(
+            (-math.inf, cap * d0 - s0, [col for _, col in gl], [float(L[classes[c][0]]) for c, _ in gl])
+        )
         # (3), averaged over a class (valid: the mean of its members' rows)
         for c, (i, cnt) in enumerate(classes):
             for j in range(m):
                 ks = [k for k in range(len(degs)) if (c, j, k) in cols]
-                rows.append(
-                    (
-                        -math.inf,
-                        -beta,
-                        [cols[c, j, k] for k in ks] + [j],
-                        [t[i, k] / cnt for k in ks] + [-1.0],
-                    )
-                )
+                idx = [cols[c, j, k] for k in ks]
+                val = [t[i, k] / cnt for k in ks]
+                if j == 0 and c in gcol:
+                    idx.append(gcol[c])
+                    val.append(t[i, k0] / cnt)
+                rows.append((-math.inf, -beta, [*idx, j], [*val, -1.0]))
         h = new_highs(budget)
         nc = len(cost)
         h.addCols(
@@ -168,7 +203,7 @@ class _LP:
             np.array(index, np.int32),
             np.array(value, np.float64),
         )
-        self.h, self.cols, self.ub, self.m = h, cols, ub, m
+        self.h, self.cols, self.gcol, self.ub, self.m, self.k0 = h, cols, gcol, ub, m, k0
 
     def solve(self, fixed: dict[int, tuple[int, int | None]], budget: Budget) -> float | None:
         """LP optimum with class ``c`` (a single sequence) forced into micro-batch ``fixed[c][0]``
@@ -181,6 +216,11 @@ class _LP:
                 fj, fk = fixed[c]
                 idx.append(col)
                 up.append(self.ub[col] if j == fj and (fk is None or k == fk) else 0.0)
+        for c, col in self.gcol.items():
+            if c in fixed:
+                fj, fk = fixed[c]
+                idx.append(col)
+                up.append(self.ub[col] if fj == 0 and (fk is None or fk == self.k0) else 0.0)
         if idx:
             self.h.changeColsBounds(
                 len(idx), np.array(idx, np.int32), np.zeros(len(idx)), np.array(up, np.float64)
@@ -194,11 +234,31 @@ class _LP:
 
 
 def lp_lower_bound(inst: Instance, budget: Budget) -> tuple[float | None, dict[str, object]]:
-    """The bound of the module docstring, or None when the budget ran out before it was complete."""
+    """The bound of the module docstring, strongest completed level first-to-last (each level is a
+    valid bound on its own; a later one fixes more degrees); None when not even the first finished."""
     cheap = cheap_lower_bound(inst)
     stats: dict[str, object] = {}
     if not math.isfinite(cheap):
         return cheap, stats
+    best: float | None = None
+    for level, (fix, fix_deg) in enumerate(LEVELS):
+        v, st = _level_bound(inst, budget, fix, fix_deg)
+        if v is None:
+            break
+        stats.update({f"level{level}.{k}": x for k, x in st.items()})
+        stats["levels"] = level + 1
+        best = v if best is None else max(best, v)
+        if budget.should_stop():
+            break
+    if best is None:
+        return None, stats
+    return max(best, cheap), stats
+
+
+def _level_bound(
+    inst: Instance, budget: Budget, fix_longest: int, fix_degrees: int
+) -> tuple[float | None, dict[str, object]]:
+    stats: dict[str, object] = {}
     degs, t = _times(inst)
     L = inst.sequences
     n, N = len(L), inst.num_gpus
@@ -214,9 +274,9 @@ def lp_lower_bound(inst: Instance, budget: Budget) -> tuple[float | None, dict[s
     while m <= m_cap:
         if (m * beta + tail0) >= best:
             break  # every larger m is bounded below by its cheap bound, already >= best
-        k = min(FIX_LONGEST, n)
+        k = min(fix_longest, n)
         val_m = math.inf
-        nd = min(FIX_DEGREES, k)
+        nd = max(1, min(fix_degrees, k))
         deg_choices = list(
             itertools.product(
                 *[[kk for kk in range(len(degs)) if math.isfinite(t[order[r], kk])] for r in range(nd)]
@@ -225,21 +285,26 @@ def lp_lower_bound(inst: Instance, budget: Budget) -> tuple[float | None, dict[s
         rest: dict[int, list[int]] = {}
         for i in order[k:]:
             rest.setdefault(L[i], []).append(i)
-        classes = [(order[r], 1) for r in range(k)] + [(mem[0], len(mem)) for mem in rest.values()]
-        lp = _LP(inst, degs, t, m, classes, budget)
-        for pat in _rgs(k, m):
-            for fks in deg_choices:
-                if budget.should_stop():
-                    return None, stats
-                v = lp.solve({r: (pat[r], fks[r] if r < nd else None) for r in range(k)}, budget)
-                if v is None:
-                    return None, stats
-                val_m = min(val_m, v)
+        # the longest sequence is in micro-batch 0 (every string starts with 0) and is not a class:
+        # its group G* is modelled explicitly for each of its degrees
+        classes = [(order[r], 1) for r in range(1, k)] + [(mem[0], len(mem)) for mem in rest.values()]
+        for k0 in sorted({fks[0] for fks in deg_choices}):
+            lp = _LP(inst, degs, t, m, classes, budget, (order[0], k0))
+            for pat in _rgs(k, m):
+                for fks in deg_choices:
+                    if fks[0] != k0:
+                        continue
+                    if budget.should_stop():
+                        return None, stats
+                    fixed = {r - 1: (pat[r], fks[r] if r < nd else None) for r in range(1, k)}
+                    v = lp.solve(fixed, budget)
+                    if v is None:
+                        return None, stats
+                    val_m = min(val_m, v)
         stats[f"m{m}"] = round(val_m, 4)
         best = min(best, val_m)
         m += 1
-    bound = best * (1 - SAFETY) - SAFETY
-    return max(bound, cheap), stats
+    return best * (1 - SAFETY) - SAFETY, stats
 
 
 @register(PROBLEM, "lp", "exact", "LP relaxation with micro-batch symmetry fixed: a proved lower bound only")
