@@ -15,7 +15,9 @@ sub-problem, so the full check is what keeps the answer sound.
 Each neighbourhood gets at most ``STEP_S`` seconds (less when the budget is short); the neighbourhood
 size grows when several in a row bring nothing. The search stops when the incumbent meets the capacity
 bound (:func:`.common.lex_lower_bound`) or when neighbourhoods as big as the cluster keep failing.
-Deterministic mode uses ``budget.seed`` for the random choices. LNS proves nothing: it reports no bound.
+Deterministic mode uses ``budget.seed`` for the random choices and a fixed number of neighbourhoods
+(budget / ``STEP_S``) of fixed length, so the same input and seed give the same answer unless the wall
+clock cuts the run short. LNS proves nothing: it reports no bound.
 """
 
 from __future__ import annotations
@@ -109,7 +111,9 @@ def run_lns(instance: Instance, budget: Budget, hint: Any = None) -> Result:
     stale = 0
     tried = accepted = 0
     _, floor = lex_lower_bound(instance)
-    while not budget.should_stop(best_obj, floor):
+    # deterministic mode: a fixed number of neighbourhoods (the wall clock only as a hard stop)
+    max_tries = max(1, int(budget.time_limit() / STEP_S)) if budget.deterministic else 1 << 30
+    while not budget.should_stop(best_obj, floor) and tried < max_tries:
         if best_obj <= floor or (k >= N and stale >= 3):
             break  # proved optimal by the capacity bound, or neighbourhoods as big as the cluster fail
         placed = dict(best.placements)
@@ -126,7 +130,7 @@ def run_lns(instance: Instance, budget: Budget, hint: Any = None) -> Result:
         chosen = set(rng.sample(elig, min(k, len(elig))))
         chosen.update(rng.sample(range(N), min(max(1, k // 4), N)))
         sub, sub_hint = sub_instance(instance, best, chosen)
-        step = budget.child(seconds=min(STEP_S * (1 + stale // 4), max(0.05, budget.remaining())))
+        step = budget.child(seconds=STEP_S if budget.deterministic else STEP_S * (1 + stale // 4))
         res = run_cpsat(sub, step, sub_hint)
         tried += 1
         improved = False
