@@ -181,3 +181,28 @@ def test_presets_derive_from_flexsp_constants(
     )
     assert inst.token_capacity == capacity
     assert Instance.from_dict(inst.to_dict()) == inst
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(2, 4),
+    gpn=st.sampled_from([2, 4]),
+    median=st.sampled_from([3000, 9000, 20000]),
+    mmb=st.sampled_from([None, 1, 2]),
+)
+def test_lp_bound_below_brute_force_property(
+    seed: int, n: int, gpn: int, median: int, mmb: int | None
+) -> None:
+    """The LP bound (micro-batch symmetry, the longest sequence's group G* modelled explicitly) never
+    exceeds the brute-force optimum, across sizes where G*'s memory or time binds and with a cap on
+    the micro-batch count."""
+    inst = generate(seed, n=n, num_gpus=4, gpus_per_node=gpn, median=median, sigma=1.0, max_microbatches=mmb)
+    opt = brute_force(inst) if mmb is None else None
+    lb, _ = lp_lower_bound(inst, Budget(10))
+    assert lb is not None
+    if opt is not None:
+        assert lb <= opt + 1e-6 * max(1.0, opt)
+    r = solve(inst, "auto", Budget(5))
+    if r.objective is not None:
+        assert lb <= r.objective + 1e-6 * r.objective
