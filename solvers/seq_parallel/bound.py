@@ -1,6 +1,8 @@
 """The family's cheap proved lower bound, registered with :func:`solvers.registry.register_bound`.
 
-The bound and its proof live in :mod:`solvers.seq_parallel.common` (``cheap_lower_bound``).
+The bound and its proof live in :mod:`solvers.seq_parallel.common` (``cheap_lower_bound``). The stronger
+LP bound (``lp``, :mod:`.lpbound`) costs tens to hundreds of milliseconds, so it is a solver step of
+``auto`` rather than the registry's cheap bound.
 """
 
 from __future__ import annotations

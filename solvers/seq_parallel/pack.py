@@ -39,7 +39,7 @@ the number of passes is capped, and the kernel returns to Python between chunks 
 In deterministic mode the clock is not consulted: the work is bounded by the candidate list and the
 pass cap, so the same instance always gives the same plan.
 
-No bound is claimed by this solver (the registry adds the cheap bound; ``bound.py`` has the LP one).
+No bound is claimed by this solver (the registry adds the cheap bound; ``lpbound.py`` has the LP one).
 """
 
 from __future__ import annotations
