@@ -19,7 +19,7 @@ from solvers.smtt.bounds import assignment_bound, best_bound, spt_edd_bound, tri
 from solvers.smtt.common import cost
 from solvers.smtt.dominance import precedence_pairs, precedes_matrix, repair
 
-ALL = ["edd", "spt", "wspt", "mdd", "atc", "rules", "ls", "cpsat", "mip", "auto"]
+ALL = ["edd", "spt", "wspt", "mdd", "atc", "rules", "ls", "dynasearch", "ids", "cpsat", "mip", "auto"]
 
 
 @pytest.fixture(scope="module", autouse=True)

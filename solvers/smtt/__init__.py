@@ -3,9 +3,10 @@
 * :mod:`~solvers.smtt.rules`  dispatching rules (heuristic): edd, spt, wspt, mdd, atc, rules;
 * :mod:`~solvers.smtt.ls`     Numba iterated local search (heuristic): ls;
 * :mod:`~solvers.smtt.dynasearch` dynasearch and iterated dynasearch in Numba (heuristic): dynasearch, ids;
+* :mod:`~solvers.smtt.lawler` Lawler's decomposition DP, unweighted only (exact): lawler;
 * :mod:`~solvers.smtt.cpsat`  CP-SAT with dominance precedences (exact): cpsat;
 * :mod:`~solvers.smtt.mip`    linear-ordering MIP on HiGHS, small n (exact): mip;
-* :mod:`~solvers.smtt.auto`   portfolio rules -> ls -> cpsat: auto;
+* :mod:`~solvers.smtt.auto`   portfolio rules -> lawler (unweighted) -> ids -> cpsat: auto;
 * :mod:`~solvers.smtt.bounds` the cheap proved bound registered with ``register_bound``.
 
 Later methods (dynasearch, DP / branch and bound, Lagrangian bounds) add a module here and a line to
@@ -13,7 +14,7 @@ the portfolio's step list.
 """
 
 from solvers.registry import register_bound, register_warmup
-from solvers.smtt import auto, cpsat, dynasearch, kernels, ls, mip, rules
+from solvers.smtt import auto, cpsat, dynasearch, kernels, lawler, ls, mip, rules
 from solvers.smtt.bounds import best_bound
 
 PROBLEM = "smtt"
@@ -31,4 +32,4 @@ def _warmup() -> None:
     dynasearch.warm()
 
 
-__all__ = ["auto", "cpsat", "dynasearch", "ls", "mip", "rules"]
+__all__ = ["auto", "cpsat", "dynasearch", "lawler", "ls", "mip", "rules"]

@@ -1,4 +1,8 @@
-"""The SMTT portfolio (name ``auto``): rules -> ids -> cpsat.
+"""The SMTT portfolio (name ``auto``): rules -> lawler (unweighted only) -> ids -> cpsat.
+
+On unweighted instances Lawler's decomposition DP (:mod:`solvers.smtt.lawler`) gets
+:data:`LAWLER_SHARE` of the budget right after the rules: when it finishes it proves the optimum and
+the chain stops; when it runs out the rest of the chain runs as for weighted instances.
 
 The rules take milliseconds and give the incumbent. Iterated dynasearch (:mod:`solvers.smtt.dynasearch`)
 gets at most :data:`LS_SHARE` of the budget (on the OR-Library sets it reaches the optimum within a
@@ -21,9 +25,11 @@ from solvers.smtt.bounds import best_bound
 from solvers.smtt.common import hint_sequence, result
 from solvers.smtt.cpsat import run_cpsat
 from solvers.smtt.dynasearch import iterated_dynasearch
+from solvers.smtt.lawler import run_lawler
 from solvers.smtt.rules import best_rule, run_rules
 
 LS_SHARE = 0.25
+LAWLER_SHARE = 0.8
 
 
 def _ls_step(inst: Instance, budget: Budget, hint: Any) -> Result:
@@ -42,11 +48,14 @@ def stall_kicks(n: int) -> int:
 
 STEPS = [
     Step("rules", run_rules, share=0.05),
+    Step("lawler", run_lawler, share=LAWLER_SHARE, when=lambda inst: not inst.weighted),
     Step("ids", _ls_step, share=LS_SHARE),
     Step("cpsat", run_cpsat, share=1.0),
 ]
 
 
-@register(PROBLEM, "auto", "portfolio", "rules, then iterated dynasearch, then CP-SAT warm-started")
+@register(
+    PROBLEM, "auto", "portfolio", "rules, Lawler DP if unweighted, iterated dynasearch, CP-SAT warm-started"
+)
 def run_auto(inst: Instance, budget: Budget, hint: Any) -> Result:
     return run_portfolio(inst, budget, STEPS, hint, name="auto")

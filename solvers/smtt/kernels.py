@@ -125,9 +125,11 @@ def descend(
     w: np.ndarray,
     state: np.ndarray,
     max_work: int,
+    swaps: bool = True,
 ) -> bool:
     """Run the swap + insertion local search on ``seq`` in place for at most ``max_work`` elementary
-    steps. Returns True once ``seq`` is a local optimum.
+    steps. Returns True once ``seq`` is a local optimum. ``swaps=False`` searches insertions only
+    (dynasearch covers the swaps).
 
     ``state = [cursor, positions_without_improvement]`` carries the scan across calls. For each
     position i (cyclically from the cursor) all swaps (i, j) and insertions of the job at i elsewhere
@@ -181,7 +183,7 @@ def descend(
         work += n
         # swaps (i, j), j > i (swaps with j < i were tried when the scan was at j)
         start_i = ci - p[a]
-        for j in range(i + 2, n):
+        for j in range(i + 2, n if swaps else 0):
             b = seq[j]
             shift = p[b] - p[a]
             delta = (
@@ -304,6 +306,8 @@ def warm() -> None:
     p = np.array([3, 1, 2], dtype=np.int64)
     d = np.array([2, 1, 6], dtype=np.int64)
     w = np.array([1, 2, 1], dtype=np.int64)
+    for arr in (p, d, w):  # instance views are read-only: a distinct Numba signature
+        arr.setflags(write=False)
     s = mdd_sequence(p, d, w)
     atc_sequence(p, d, w, 1.0)
     seq_cost(s, p, d, w)

@@ -58,8 +58,10 @@ def local_search(
     row without improvement, or when the cost reaches ``lower_bound``."""
     n = inst.n
     if budget.deterministic and max_kicks is None:
-        rem = budget.remaining()
-        secs = 10.0 if math.isinf(rem) else rem
+        # the whole allotment (deadline - start, to 0.1 s), not the clock-dependent remaining time, so
+        # the kick count does not depend on how long the rules took
+        total = budget.deadline - budget.start
+        secs = 10.0 if math.isinf(total) else round(total, 1)
         scale = (40.0 / max(n, 40)) ** 3  # a descent pass costs O(n^3) (swap deltas)
         max_kicks = int(min(MAX_KICKS_DETERMINISTIC, secs * KICKS_PER_SECOND * scale))
     seed = (budget.seed * 0x9E3779B97F4A7C15 + 0x2545F4914F6CDD1D) % 2**64 or 1
