@@ -354,8 +354,11 @@ def pack_plan(
     best: Plan | None = None
     best_t = math.inf
     tried = 0
+    # m*beta + max(longest alone, work/N) bounds any plan with m micro-batches from below (the cheap
+    # bound's argument, see common.py), so larger counts are skipped once it reaches the incumbent
+    tail = max(P.floor(), float(np.sum(np.min(P.tv * P.degs, axis=1))) / P.N)
     for m in microbatch_counts(inst):
-        if best is not None and m * P.beta >= best_t:
+        if best is not None and m * P.beta + tail >= best_t:
             break
         base = P.bisect([], m, P.floor())
         firsts: list[float | None] = [None]
