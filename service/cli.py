@@ -296,6 +296,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from service.security import load_token
     from service.server import serve
 
     try:
@@ -311,9 +312,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 retention_s=args.job_retention_hours * 3600,
                 metrics_port=args.metrics_port,
                 metrics_address=args.metrics_address,
+                tls_cert=args.tls_cert,
+                tls_key=args.tls_key,
+                tls_client_ca=args.tls_client_ca,
+                auth_token=load_token(args.auth_token_file),
+                max_message_mb=args.max_message_mb,
             )
         )
-    except RuntimeError as exc:
+    except (RuntimeError, OSError, ValueError) as exc:
         print(f"allot: error: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -451,6 +457,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--metrics-port", type=int, help="serve Prometheus metrics on this HTTP port (default: off)"
     )
     sv.add_argument("--metrics-address", default="127.0.0.1", help="address of the metrics endpoint")
+    sv.add_argument("--tls-cert", help="PEM certificate: serve over TLS (with --tls-key)")
+    sv.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    sv.add_argument("--tls-client-ca", help="PEM CA bundle: require client certificates (mutual TLS)")
+    sv.add_argument(
+        "--auth-token-file", help="require 'authorization: Bearer <token>' (or set ALLOT_AUTH_TOKEN)"
+    )
+    sv.add_argument("--max-message-mb", type=int, default=256, help="largest request accepted (MiB)")
     sv.set_defaults(fn=cmd_serve)
 
     b = sub.add_parser("bench", help="benchmarks that print figures")

@@ -42,6 +42,7 @@ from service._proto.allot.v1 import allot_pb2 as pb
 from service._proto.allot.v1 import allot_pb2_grpc as pb_grpc
 from service.jobs import JobManager, JobStore
 from service.metrics import Metrics, instrument
+from service.security import BearerTokenInterceptor, server_credentials
 from service.workers import ProgressMsg, SolveSpec, WorkerPool
 from solvers import registry
 from solvers.result import Result
@@ -359,15 +360,23 @@ async def serve(
     retention_s: float = 7 * 24 * 3600,
     metrics_port: int | None = None,
     metrics_address: str = "127.0.0.1",
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    tls_client_ca: str | None = None,
+    auth_token: str | None = None,
+    max_message_mb: int = 256,
     ready: asyncio.Event | None = None,
 ) -> None:
     """Run the server until SIGTERM/SIGINT; then NOT_SERVING, refuse new work, finish in-flight solves."""
     pool = WorkerPool(workers, max_tasks=max_tasks, memory_limit_mb=memory_limit_mb)
+    interceptors = [BearerTokenInterceptor(auth_token)] if auth_token else []
     server = grpc.aio.server(
+        interceptors=interceptors,
         options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            # refused by gRPC itself (RESOURCE_EXHAUSTED) before the message is parsed
+            ("grpc.max_receive_message_length", max_message_mb * 1024 * 1024),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ]
+        ],
     )
     servicer = AllotmentServicer(pool, max_queue=max_queue, jobs_db=jobs_db, retention_s=retention_s)
     if metrics_port is not None:
@@ -383,7 +392,14 @@ async def serve(
         (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
         server,
     )
-    port = server.add_insecure_port(address)
+    if tls_cert or tls_key:
+        if not (tls_cert and tls_key):
+            raise RuntimeError("TLS needs both --tls-cert and --tls-key")
+        port = server.add_secure_port(address, server_credentials(tls_cert, tls_key, tls_client_ca))
+    elif tls_client_ca:
+        raise RuntimeError("--tls-client-ca needs --tls-cert and --tls-key")
+    else:
+        port = server.add_insecure_port(address)
     if port == 0:
         raise RuntimeError(f"could not bind {address}")
     for name in ("", SERVICE_NAME):

@@ -36,9 +36,11 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(*extra: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def running_server(
+    *extra: str, credentials: grpc.ChannelCredentials | None = None, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`allot serve` on a free port; waits (up to 180 s, first-run Numba compilation included) for
-    SERVING, and terminates the server afterwards."""
+    SERVING, and terminates the server afterwards. ``credentials``: for a TLS server's health probe."""
     address = f"127.0.0.1:{_free_port()}"
     # output to a file, not a pipe nobody drains (a full pipe would block the server's writes)
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
@@ -48,9 +50,14 @@ def running_server(*extra: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
-    channel = grpc.insecure_channel(address)
+    if credentials is not None:
+        channel = grpc.secure_channel(
+            address, credentials, options=[("grpc.ssl_target_name_override", "localhost")]
+        )
+    else:
+        channel = grpc.insecure_channel(address)
     health = health_pb2_grpc.HealthStub(channel)
     deadline = time.monotonic() + 180
     try:
