@@ -30,6 +30,7 @@ def _bound(instance: object) -> tuple[float, str]:
 def _warmup() -> None:
     kernels.warm()
     dynasearch.warm()
+    lawler.warm()
 
 
 __all__ = ["auto", "cpsat", "dynasearch", "lawler", "ls", "mip", "rules"]

@@ -41,6 +41,8 @@ import sys
 from typing import Any
 
 import numpy as np
+from numba import njit, types
+from numba.typed import Dict
 
 from models.smtt import PROBLEM, Instance
 from solvers.budget import Budget
@@ -57,8 +59,164 @@ class _Stop(Exception):
     pass
 
 
+#: states per Numba call between budget polls (a resumed call re-walks only memoised states)
+STATES_PER_CALL = 20_000
+
+
+@njit(cache=True)
+def _value(
+    i: int,
+    j: int,
+    kr: int,
+    t: int,
+    p: np.ndarray,
+    d: np.ndarray,
+    rk: np.ndarray,
+    base: np.ndarray,
+    memo: Dict,
+    choice: Dict,
+    cnt: np.ndarray,
+) -> int:
+    """The memoised recursion of :func:`solve_lawler_py` in Numba; -1 when ``cnt[0]`` reached ``cnt[1]``
+    new states (the caller polls the budget and calls again: completed states stay in ``memo``)."""
+    if i > j:
+        return 0
+    key = ((i * base[0] + j) * base[0] + kr) * base[1] + t
+    if key in memo:
+        return memo[key]
+    ms = np.empty(j - i + 1, dtype=np.int64)
+    nm = 0
+    qi = -1
+    for m in range(i, j + 1):
+        if rk[m] < kr:
+            if qi < 0 or rk[m] > rk[ms[qi]]:
+                qi = nm
+            ms[nm] = m
+            nm += 1
+    if nm == 0:
+        memo[key] = 0
+        choice[key] = -1
+        return 0
+    if cnt[0] >= cnt[1]:
+        return -1
+    cnt[0] += 1
+    c = t
+    late = False
+    all_late = True
+    for a in range(nm):
+        m = ms[a]
+        c += p[m]
+        if c > d[m]:
+            late = True
+        if t + p[m] <= d[m]:
+            all_late = False
+    if not late:
+        memo[key] = 0
+        choice[key] = -2
+        return 0
+    if all_late:
+        order = np.argsort(rk[ms[:nm]])
+        c = t
+        tot = 0
+        for a in range(nm):
+            m = ms[order[a]]
+            c += p[m]
+            tot += c - d[m]
+        memo[key] = tot
+        choice[key] = -3
+        return tot
+    q = ms[qi]
+    kq = rk[q]
+    acc = t
+    for a in range(qi + 1):
+        acc += p[ms[a]]
+    best = -1
+    best_r = -1
+    for a in range(qi, nm):
+        r = ms[a]
+        if a > qi:
+            acc += p[r]
+            if d[r] > acc:
+                continue
+        if a + 1 < nm and d[ms[a + 1]] < acc:
+            continue
+        left = _value(i, r, kq, t, p, d, rk, base, memo, choice, cnt)
+        if left < 0:
+            return -1
+        v = left + max(0, acc - d[q])
+        if best >= 0 and v >= best:
+            continue
+        right = _value(r + 1, j, kq, acc, p, d, rk, base, memo, choice, cnt)
+        if right < 0:
+            return -1
+        v += right
+        if best < 0 or v < best:
+            best = v
+            best_r = r
+    memo[key] = best
+    choice[key] = best_r
+    return best
+
+
 def solve_lawler(inst: Instance, budget: Budget, max_states: int = MAX_STATES) -> tuple[np.ndarray, int, int]:
-    """The optimal sequence, its cost and the number of states; raises :class:`_Stop` on the budget."""
+    """The optimal sequence, its cost and the number of states (Numba; falls back to the Python
+    reference when the memo key would overflow int64). Raises :class:`_Stop` on the budget."""
+    n = inst.n
+    total = int(inst.p.sum())
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), 0, 0
+    if (n + 1) ** 3 * (total + 1) >= 2**62:
+        return solve_lawler_py(inst, budget, max_states)
+    edd = np.lexsort((np.arange(n), inst.p, inst.d))
+    p = np.ascontiguousarray(inst.p[edd], dtype=np.int64)
+    d = np.ascontiguousarray(inst.d[edd], dtype=np.int64)
+    order = np.lexsort((np.arange(n), p))
+    rk = np.empty(n, dtype=np.int64)
+    rk[order] = np.arange(n)
+    base = np.array([n + 1, total + 1], dtype=np.int64)
+    memo = Dict.empty(key_type=types.int64, value_type=types.int64)
+    choice = Dict.empty(key_type=types.int64, value_type=types.int64)
+    cnt = np.array([0, 0], dtype=np.int64)
+    while True:
+        cnt[1] = min(max_states, cnt[0] + STATES_PER_CALL)
+        v = _value(0, n - 1, n, 0, p, d, rk, base, memo, choice, cnt)
+        if v >= 0:
+            break
+        if budget.should_stop() or cnt[0] >= max_states:
+            raise _Stop
+    out: list[int] = []
+    stack = [(0, n - 1, n, 0)]
+    # iterative in-order walk of the chosen decomposition: (i, j, kr, t) or a placed job (-1 - job)
+    while stack:
+        i, j, kr, t = stack.pop()
+        if i < 0:
+            out.append(j)
+            continue
+        if i > j:
+            continue
+        ms = [m for m in range(i, j + 1) if rk[m] < kr]
+        if not ms:
+            continue
+        r = int(choice[((i * (n + 1) + j) * (n + 1) + kr) * (total + 1) + t])
+        if r == -2:
+            out.extend(ms)
+            continue
+        if r == -3:
+            out.extend(sorted(ms, key=lambda x: int(rk[x])))
+            continue
+        q = max(ms, key=lambda x: int(rk[x]))
+        c = t + sum(int(p[m]) for m in ms if m <= r)
+        stack.append((r + 1, j, int(rk[q]), c))
+        stack.append((-1, q, 0, 0))
+        stack.append((i, r, int(rk[q]), t))
+    seq = np.asarray([int(edd[m]) for m in out], dtype=np.int64)
+    return seq, int(v), int(cnt[0])
+
+
+def solve_lawler_py(
+    inst: Instance, budget: Budget, max_states: int = MAX_STATES
+) -> tuple[np.ndarray, int, int]:
+    """Pure-Python reference of the same DP (used when the Numba memo key would overflow)."""
     n = inst.n
     edd = np.lexsort((np.arange(n), inst.p, inst.d))
     p = [int(inst.p[j]) for j in edd]
@@ -182,3 +340,8 @@ def run_lawler(inst: Instance, budget: Budget, hint: Any) -> Result:
         return result("lawler", None, limit=lim if lim is not Limit.NONE else Limit.TIME, stats={})
     budget.report("lawler", float(value), float(value), None)
     return result("lawler", seq, bound=float(value), bound_source="lawler", stats={"states": states})
+
+
+def warm() -> None:
+    inst = Instance.from_arrays([3, 1, 2, 4, 2], [2, 1, 6, 3, 9], None)
+    solve_lawler(inst, Budget())
