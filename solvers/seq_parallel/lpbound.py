@@ -62,6 +62,14 @@ LEVELS = ((3, 1), (3, 2))
 SAFETY = 1e-6
 
 
+def _stop(budget: Budget) -> bool:
+    """Deterministic mode ignores wall-clock shares (only the hard deadline and cancellation stop the
+    enumeration), so the same instance always gets the same bound when the budget suffices."""
+    if budget.deterministic:
+        return budget.expired()
+    return budget.should_stop()
+
+
 def _rgs(k: int, m: int) -> list[list[int]]:
     out: list[list[int]] = []
 
@@ -248,7 +256,7 @@ def lp_lower_bound(inst: Instance, budget: Budget) -> tuple[float | None, dict[s
         stats.update({f"level{level}.{k}": x for k, x in st.items()})
         stats["levels"] = level + 1
         best = v if best is None else max(best, v)
-        if budget.should_stop():
+        if _stop(budget):
             break
     if best is None:
         return None, stats
@@ -294,7 +302,7 @@ def _level_bound(
                 for fks in deg_choices:
                     if fks[0] != k0:
                         continue
-                    if budget.should_stop():
+                    if _stop(budget):
                         return None, stats
                     fixed = {r - 1: (pat[r], fks[r] if r < nd else None) for r in range(1, k)}
                     v = lp.solve(fixed, budget)
