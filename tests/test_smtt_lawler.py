@@ -16,6 +16,7 @@ from solvers import Budget, Status, solve, warmup
 from solvers.smtt.common import cost
 from solvers.smtt.dynasearch import dynasearch_pass
 from solvers.smtt.lawler import solve_lawler
+from solvers.smtt.subset_dp import subset_dp
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -118,3 +119,40 @@ def test_ids_deterministic_and_budgeted() -> None:
     assert time.perf_counter() - t0 < 0.5
     rules = solve(big, "rules", Budget(1.0))
     assert r.objective is not None and rules.objective is not None and r.objective <= rules.objective
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 7).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.integers(0, 6), min_size=n, max_size=n),
+            st.lists(st.integers(0, 25), min_size=n, max_size=n),
+            st.lists(st.integers(0, 4), min_size=n, max_size=n),
+        )
+    )
+)
+def test_subset_dp_matches_brute_force(data: tuple[list[int], list[int], list[int]]) -> None:
+    """The weighted subset DP (with dominance pruning) returns a permutation whose cost is the
+    brute-force optimum, including zero weights, zero lengths and identical jobs."""
+    p, d, w = data
+    inst = Instance.from_arrays(p, d, w)
+    out = subset_dp(inst, Budget(10.0))
+    assert out is not None
+    seq, value = out
+    assert sorted(seq.tolist()) == list(range(inst.n))
+    assert cost(inst, seq) == value == brute_force(inst)
+
+
+def test_subset_dp_proves_n20_against_cpsat_and_honours_budget() -> None:
+    """dp on a weighted 20-job instance is OPTIMAL, and ids never finds better; with a 0.05 s budget
+    on 22 jobs it returns quickly (optimal or no solution, never a wrong bound)."""
+    inst = generate(seed=7, n=20, tf=0.6, rdd=0.4)
+    r = solve(inst, "dp", Budget(10.0))
+    assert r.status is Status.OPTIMAL and r.objective is not None
+    h = solve(inst, "ids", Budget(0.3))
+    assert h.objective is not None and h.objective >= r.objective
+    big = generate(seed=8, n=22, tf=0.8, rdd=0.2)
+    t0 = time.perf_counter()
+    r2 = solve(big, "dp", Budget(0.05))
+    assert time.perf_counter() - t0 < 0.5
+    assert r2.status in (Status.OPTIMAL, Status.NO_SOLUTION)

@@ -19,7 +19,7 @@ from solvers.smtt.bounds import assignment_bound, best_bound, spt_edd_bound, tri
 from solvers.smtt.common import cost
 from solvers.smtt.dominance import precedence_pairs, precedes_matrix, repair
 
-ALL = ["edd", "spt", "wspt", "mdd", "atc", "rules", "ls", "dynasearch", "ids", "cpsat", "mip", "auto"]
+ALL = ["edd", "spt", "wspt", "mdd", "atc", "rules", "ls", "dynasearch", "ids", "dp", "cpsat", "mip", "auto"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -56,11 +56,11 @@ def test_every_solver_against_brute_force(idx: int) -> None:
     opt = brute_force(inst)
     for name in ALL:
         # heuristics use their whole budget unless they meet the cheap bound: keep theirs short
-        r = solve(inst, name, Budget(5.0 if name in ("cpsat", "mip", "auto") else 0.2))
+        r = solve(inst, name, Budget(5.0 if name in ("cpsat", "mip", "auto", "dp") else 0.2))
         assert r.status in (Status.FEASIBLE, Status.OPTIMAL), (name, r.message)
         assert r.objective is not None and r.objective >= opt, name
         assert r.bound is not None and r.bound <= opt, (name, r.bound, opt)
-        if name in ("cpsat", "mip", "auto"):
+        if name in ("cpsat", "mip", "auto", "dp"):
             assert r.status is Status.OPTIMAL and r.objective == opt, (name, r.objective, opt, r.message)
 
 

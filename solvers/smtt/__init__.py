@@ -4,17 +4,18 @@
 * :mod:`~solvers.smtt.ls`     Numba iterated local search (heuristic): ls;
 * :mod:`~solvers.smtt.dynasearch` dynasearch and iterated dynasearch in Numba (heuristic): dynasearch, ids;
 * :mod:`~solvers.smtt.lawler` Lawler's decomposition DP, unweighted only (exact): lawler;
+* :mod:`~solvers.smtt.subset_dp` subset DP with dominance pruning, n <= 22 (exact): dp;
 * :mod:`~solvers.smtt.cpsat`  CP-SAT with dominance precedences (exact): cpsat;
 * :mod:`~solvers.smtt.mip`    linear-ordering MIP on HiGHS, small n (exact): mip;
-* :mod:`~solvers.smtt.auto`   portfolio rules -> lawler (unweighted) -> ids -> cpsat: auto;
+* :mod:`~solvers.smtt.auto`   portfolio rules -> dp (n <= 22) / lawler (unweighted) -> ids -> cpsat: auto;
 * :mod:`~solvers.smtt.bounds` the cheap proved bound registered with ``register_bound``.
 
-Later methods (dynasearch, DP / branch and bound, Lagrangian bounds) add a module here and a line to
-the portfolio's step list.
+Later methods (a Lagrangian / time-indexed bound, SSDP-style DP for weighted n = 100) add a module here
+and a line to the portfolio's step list.
 """
 
 from solvers.registry import register_bound, register_warmup
-from solvers.smtt import auto, cpsat, dynasearch, kernels, lawler, ls, mip, rules
+from solvers.smtt import auto, cpsat, dynasearch, kernels, lawler, ls, mip, rules, subset_dp
 from solvers.smtt.bounds import best_bound
 
 PROBLEM = "smtt"
@@ -31,6 +32,7 @@ def _warmup() -> None:
     kernels.warm()
     dynasearch.warm()
     lawler.warm()
+    subset_dp.warm()
 
 
-__all__ = ["auto", "cpsat", "dynasearch", "lawler", "ls", "mip", "rules"]
+__all__ = ["auto", "cpsat", "dynasearch", "lawler", "ls", "mip", "rules", "subset_dp"]

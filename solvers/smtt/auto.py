@@ -1,4 +1,6 @@
-"""The SMTT portfolio (name ``auto``): rules -> lawler (unweighted only) -> ids -> cpsat.
+"""The SMTT portfolio (name ``auto``): rules -> dp (n <= 22) -> lawler (unweighted) -> ids -> cpsat.
+
+For n <= 22 the subset DP (:mod:`solvers.smtt.subset_dp`, well under a second) proves the optimum.
 
 On unweighted instances Lawler's decomposition DP (:mod:`solvers.smtt.lawler`) gets
 :data:`LAWLER_SHARE` of the budget right after the rules: when it finishes it proves the optimum and
@@ -27,6 +29,8 @@ from solvers.smtt.cpsat import run_cpsat
 from solvers.smtt.dynasearch import iterated_dynasearch
 from solvers.smtt.lawler import run_lawler
 from solvers.smtt.rules import best_rule, run_rules
+from solvers.smtt.subset_dp import MAX_N as DP_MAX_N
+from solvers.smtt.subset_dp import run_dp
 
 LS_SHARE = 0.25
 LAWLER_SHARE = 0.8
@@ -48,6 +52,7 @@ def stall_kicks(n: int) -> int:
 
 STEPS = [
     Step("rules", run_rules, share=0.05),
+    Step("dp", run_dp, share=0.9, when=lambda inst: inst.n <= DP_MAX_N),
     Step("lawler", run_lawler, share=LAWLER_SHARE, when=lambda inst: not inst.weighted),
     Step("ids", _ls_step, share=LS_SHARE),
     Step("cpsat", run_cpsat, share=1.0),
@@ -55,7 +60,10 @@ STEPS = [
 
 
 @register(
-    PROBLEM, "auto", "portfolio", "rules, Lawler DP if unweighted, iterated dynasearch, CP-SAT warm-started"
+    PROBLEM,
+    "auto",
+    "portfolio",
+    "rules, subset DP (small n) / Lawler DP (unweighted), iterated dynasearch, CP-SAT",
 )
 def run_auto(inst: Instance, budget: Budget, hint: Any) -> Result:
     return run_portfolio(inst, budget, STEPS, hint, name="auto")
