@@ -168,3 +168,56 @@ def test_tabu_result_matches_its_reported_objective() -> None:
     assert r.solution is not None and r.objective is not None
     x = np.asarray(r.solution.assignment)
     assert math.isclose(assignment_objective(a, x), r.objective)
+
+
+def test_knapsack_dp_matches_enumeration() -> None:
+    """knapsack_max returns the enumerated optimum of small 0-1 knapsacks and flags a feasible item set
+    achieving it (items with non-positive profit are never taken)."""
+    from solvers.task_allocation import _kernels as K
+
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        n = int(rng.integers(1, 9))
+        profit = rng.integers(-5, 20, n).astype(np.float64)
+        weight = rng.integers(0, 12, n).astype(np.int64)
+        cap = int(rng.integers(0, 30))
+        take = np.zeros(n, dtype=np.int64)
+        got = K.knapsack_max(profit, weight, cap, take)
+        best = max(
+            sum(profit[j] for j in range(n) if s >> j & 1)
+            for s in range(1 << n)
+            if sum(weight[j] for j in range(n) if s >> j & 1) <= cap
+        )
+        assert got == pytest.approx(max(best, 0.0))
+        assert weight @ take <= cap and profit @ take == pytest.approx(got)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000), m=st.integers(2, 3), n=st.integers(3, 7), kind=st.sampled_from(["C", "D"])
+)
+def test_lagrangian_bound_below_brute_force(seed: int, m: int, n: int, kind: str) -> None:
+    """The Lagrangian bound never exceeds the brute-force optimum, and is at least the cheap bound."""
+    inst = generate(seed, num_agents=m, num_tasks=n, kind=kind, tightness=1.0, forbidden_fraction=0.2)
+    opt = brute_force(inst)
+    r = solve(inst, "lagrange", Budget(2, deterministic=True))
+    if opt is None or r.bound is None:
+        return
+    assert r.bound <= opt + 1e-9
+    cheap = float(np.where(arrays(inst).allowed, arrays(inst).obj, np.inf).min(axis=0).sum())
+    assert r.bound >= cheap - 1e-6
+
+
+@pytest.mark.parametrize("name", ["chu1997/c05100", "chu1997/d05100", "cattrysse1994/gap8-0"])
+def test_lagrangian_bound_on_known_optima(shared_data: Path, name: str) -> None:
+    """On instances with proved optima the Lagrangian bound is <= the optimum and >= the LP bound - 1
+    (the assignment-relaxed dual is at least as strong as the LP up to subgradient convergence)."""
+    table = read_best_known((shared_data / "gap/best-known.csv").read_text())
+    _lb, best, status = table[name]
+    assert status == "optimal"
+    [inst] = read_orlib_gap((shared_data / "gap" / name).read_text(), name)
+    lag = solve(inst, "lagrange", Budget(4))
+    lp = solve(inst, "lp", Budget(4))
+    assert lag.bound is not None and lp.bound is not None
+    assert lag.bound <= best
+    assert lag.bound >= lp.bound - 1

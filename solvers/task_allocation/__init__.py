@@ -2,12 +2,24 @@
 
 * ``greedy`` (heuristic, Numba) -- :mod:`.greedy`;
 * ``tabu`` (metaheuristic, Numba) -- :mod:`.tabu`;
+* ``lagrange`` (Lagrangian bound) -- :mod:`.lagrange`;
 * ``lns`` (exact re-optimisation of agent subsets with HiGHS) -- :mod:`.lns`;
 * ``mip`` (HiGHS), ``lp`` (LP-relaxation bound), ``cpsat``, ``pulp`` (CBC) -- :mod:`.exact`;
 * ``auto`` (portfolio) -- :mod:`.portfolio`;
 * the cheap bound -- :mod:`.bounds`.
 """
 
-from solvers.task_allocation import bounds, exact, greedy, lns, portfolio, tabu
+from models.task_allocation import PROBLEM
+from solvers.registry import register_warmup
+from solvers.task_allocation import bounds, exact, greedy, lagrange, lns, portfolio, tabu
 
-__all__ = ["bounds", "exact", "greedy", "lns", "portfolio", "tabu"]
+
+@register_warmup(PROBLEM)
+def warmup() -> None:
+    """Compile every kernel of the family (the registry keeps one warm-up function per family)."""
+    greedy.warmup()
+    tabu.warmup()
+    lagrange.warmup()
+
+
+__all__ = ["bounds", "exact", "greedy", "lagrange", "lns", "portfolio", "tabu"]

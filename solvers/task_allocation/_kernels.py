@@ -578,3 +578,65 @@ def tabu_search(
             cur = fs[0]
             excess = 0
     return improved
+
+
+# -- Lagrangian relaxation of the assignment constraints (single capacitated resource) ---------------
+
+
+@njit(cache=True)
+def knapsack_max(profit: np.ndarray, weight: np.ndarray, cap: int, take: np.ndarray) -> float:
+    """0-1 knapsack by dynamic programming over the capacity: the largest total profit of items with
+    positive profit fitting in ``cap``; the chosen items are flagged in ``take`` (0/1). O(items * cap)."""
+    n = profit.shape[0]
+    take[:] = 0
+    items = np.empty(n, dtype=np.int64)
+    k = 0
+    base = 0.0
+    for j in range(n):
+        if profit[j] > 0:
+            if weight[j] == 0:
+                take[j] = 1
+                base += profit[j]
+            elif weight[j] <= cap:
+                items[k] = j
+                k += 1
+    if k == 0:
+        return base
+    best = np.zeros(cap + 1, dtype=np.float64)
+    keep = np.zeros((k, cap + 1), dtype=np.bool_)
+    for t in range(k):
+        j = items[t]
+        w = weight[j]
+        p = profit[j]
+        for c in range(cap, w - 1, -1):
+            v = best[c - w] + p
+            if v > best[c]:
+                best[c] = v
+                keep[t, c] = True
+    c = cap
+    for t in range(k - 1, -1, -1):
+        if keep[t, c]:
+            take[items[t]] = 1
+            c -= weight[items[t]]
+    return base + best[cap]
+
+
+@njit(cache=True)
+def lagrangian_value(
+    u: np.ndarray, cost: np.ndarray, dem: np.ndarray, cap: np.ndarray, allowed: np.ndarray, x: np.ndarray
+) -> float:
+    """L(u) = Σ_j u_j + Σ_i min { Σ_j (c_ij - u_j) x_ij : Σ_j d_ij x_ij <= b_i } with x_ij = 0 on disallowed
+    pairs; ``x`` (m x n) receives the knapsack solutions. Single resource: ``dem`` is m x n, ``cap`` m."""
+    m, n = cost.shape
+    total = 0.0
+    for j in range(n):
+        total += u[j]
+    profit = np.empty(n, dtype=np.float64)
+    take = np.zeros(n, dtype=np.int64)
+    for i in range(m):
+        for j in range(n):
+            profit[j] = u[j] - cost[i, j] if allowed[i, j] else -1.0
+        total -= knapsack_max(profit, dem[i], cap[i], take)
+        for j in range(n):
+            x[i, j] = take[j]
+    return total

@@ -26,7 +26,7 @@ import numpy as np
 
 from models.task_allocation import PROBLEM, Instance, Solution
 from solvers.budget import Budget
-from solvers.registry import register, register_warmup
+from solvers.registry import register
 from solvers.result import Result, Status
 from solvers.task_allocation import _kernels as K
 from solvers.task_allocation._data import Arrays, arrays, assignment_objective, is_feasible
@@ -160,7 +160,6 @@ def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
     )
 
 
-@register_warmup(PROBLEM)
 def warmup() -> None:
     """Compile every kernel on a 2-agent, 3-task instance (cost and makespan, one resource)."""
     f = np.array([[1.0, 2.0, 3.0], [2.0, 1.0, 1.0]])

@@ -1,0 +1,118 @@
+"""``lagrange``: the Lagrangian bound of the GAP with the assignment constraints relaxed (cost objective,
+one capacitated resource).
+
+Bound
+    For multipliers u (one per task, free in sign because Σ_i x_ij = 1 is an equality),
+
+        L(u) = Σ_j u_j + Σ_i min { Σ_j (c_ij - u_j) x_ij : Σ_j d_ij x_ij <= b_i, x_ij ∈ {0,1},
+                                                          x_ij = 0 on forbidden / oversize pairs }.
+
+    Proof that L(u) <= OPT: any feasible assignment x* satisfies the capacity constraints, so its
+    restriction to agent i is feasible for agent i's knapsack; hence Σ_i min(...) <= Σ_ij (c_ij - u_j)
+    x*_ij = OPT - Σ_j u_j (each task assigned exactly once), i.e. L(u) <= OPT. Each agent's minimum is
+    -(max 0-1 knapsack with profits u_j - c_ij), solved exactly by dynamic programming over the
+    capacity. Because the subproblems lack the integrality property, max_u L(u) is at least the LP bound
+    (Ross & Soland 1975, Fisher 1981). To stay valid under floating-point error the reported value is
+    lowered by 1e-7 * max(1, |L|) before the registry rounds it up to an integer.
+Multipliers
+    Start at u_j = the cheapest allowed cost of task j (then L(u) is the cheap bound), then subgradient
+    steps u += λ (UB - L(u)) g / ||g||² with g_j = 1 - Σ_i x_ij(u); λ starts at 2 and halves after 15
+    iterations without a better bound. UB is the hint's objective (else a sum of the largest costs).
+    The budget is polled between iterations. The method only applies when one resource is capacitated
+    and Σ_i n·b_i <= ``MAX_DP_WORK`` (each iteration costs that many DP steps); otherwise (or for the
+    makespan objective) no bound is returned.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from models.task_allocation import PROBLEM, Instance, Solution
+from solvers.budget import Budget
+from solvers.registry import register
+from solvers.result import Result, Status
+from solvers.task_allocation import _kernels as K
+from solvers.task_allocation._data import Arrays, arrays, assignment_objective, is_feasible
+
+#: skip instances whose knapsack DPs would take more steps than this per iteration
+MAX_DP_WORK = 30_000_000
+#: subgradient iterations in deterministic mode (otherwise until the budget or convergence)
+DET_ITERATIONS = 300
+
+
+def applicable(a: Arrays) -> bool:
+    if a.makespan or a.dem.shape[0] != 1 or a.orphans:
+        return False
+    return float(a.n) * float(np.minimum(a.cap[0], a.dem[0].sum(axis=1)).sum()) <= MAX_DP_WORK
+
+
+def lagrangian_bound(
+    a: Arrays, budget: Budget, ub: float | None = None, stats: dict | None = None
+) -> float | None:
+    """The best L(u) found (a proved lower bound), or None when the method does not apply."""
+    if not applicable(a):
+        return None
+    cost = a.obj
+    dem = np.ascontiguousarray(a.dem[0])
+    cap = np.minimum(a.cap[0], dem.sum(axis=1)).astype(np.int64)  # a capacity above the total never binds
+    allowed = a.allowed
+    masked = np.where(allowed, cost, np.inf)
+    u = masked.min(axis=0).astype(np.float64)
+    if ub is None or not math.isfinite(ub):
+        ub = float(np.where(allowed, cost, -np.inf).max(axis=0).sum()) + 1.0
+    x = np.zeros((a.m, a.n), dtype=np.int64)
+    best = -math.inf
+    lam, idle, it = 2.0, 0, 0
+    while not budget.should_stop(ub, best if math.isfinite(best) else None):
+        if budget.deterministic and it >= DET_ITERATIONS:
+            break
+        it += 1
+        val = K.lagrangian_value(u, cost, dem, cap, allowed, x)
+        if val > best + 1e-9:
+            best, idle = val, 0
+            budget.report("lagrange", None, best)
+        else:
+            idle += 1
+            if idle >= 15:
+                lam, idle = lam / 2, 0
+        g = 1.0 - x.sum(axis=0)
+        norm = float(g @ g)
+        if norm == 0 or lam < 1e-4 or math.ceil(best - 1e-6) >= ub:
+            break  # the relaxed solution is an assignment (L = its cost) or steps vanished
+        u = u + lam * max(ub - val, 1e-6 * max(1.0, abs(ub))) * g / norm
+    if stats is not None:
+        stats.update(lagrange_iterations=it, lagrange_step=lam)
+    if not math.isfinite(best):
+        return None
+    return best - 1e-7 * max(1.0, abs(best))
+
+
+@register(PROBLEM, "lagrange", "exact", "Lagrangian bound (assignment relaxed, knapsack DP, subgradient)")
+def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
+    a = arrays(inst)
+    ub = None
+    if hint is not None and len(hint.assignment) == a.n:
+        h = np.asarray(hint.assignment, dtype=np.int64)
+        if h.min() >= 0 and h.max() < a.m and is_feasible(a, h):
+            ub = assignment_objective(a, h)
+    stats: dict = {}
+    bound = lagrangian_bound(a, budget, ub, stats)
+    return Result(
+        PROBLEM,
+        Status.NO_SOLUTION,
+        "lagrange",
+        bound=bound,
+        bound_source="Lagrangian relaxation (knapsack subproblems)" if bound is not None else "",
+        limit=budget.limit_reason(),
+        stats=stats,
+    )
+
+
+def warmup() -> None:
+    """Compile the knapsack and Lagrangian kernels on a 2 x 3 instance."""
+    cost = np.array([[1.0, 2.0, 3.0], [2.0, 1.0, 1.0]])
+    dem = np.array([[1, 1, 1], [1, 1, 1]], dtype=np.int64)
+    x = np.zeros((2, 3), dtype=np.int64)
+    K.lagrangian_value(np.ones(3), cost, dem, np.array([2, 2], np.int64), np.ones((2, 3), np.bool_), x)
