@@ -7,6 +7,7 @@ instance, never a discarded bound) and a floor on quality that the ILS reaches c
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -35,3 +36,23 @@ def test_auto_on_all_wt40(shared_data: Path) -> None:
     took = time.perf_counter() - t0
     print(f"\nwt40 auto 1 s: optimum reached {hit}/125, proved {proved}/125, total {took:.1f} s")
     assert hit >= 120
+
+
+def test_bench_command_prints_the_tables(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`allot bench tardiness` on two wt40 instances, a tiny study and a tiny proofs run: each table has
+    its row with the right instance count, no bound above the optimum, and the exact column proves
+    the 12-job unweighted instances."""
+    from solvers.smtt.bench import main
+
+    args = ["--data", str(shared_data), "--sets", "wt40", "--limit", "2", "--time-limit", "0.15"]
+    assert main([*args, "--part", "orlib", "--first", "26"]) == 0
+    out = capsys.readouterr().out
+    row = next(line.split() for line in out.splitlines() if line.startswith("wt40"))
+    assert row[1] == "2" and row[4] == "0", out  # instances, bad bounds
+    assert main([*args, "--part", "proofs", "--sizes", "12", "--count", "3"]) == 0
+    out = capsys.readouterr().out
+    row = next(line.split() for line in out.splitlines() if line.strip().startswith("12 "))
+    assert row[:3] == ["12", "3", "3"], out
+    assert main([*args, "--part", "study", "--sizes", "10", "--count", "2", "--output", "jsonl"]) == 0
+    recs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert len(recs) == 10 and all(r["objective"] >= r["best_bound"] for r in recs)

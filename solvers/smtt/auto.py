@@ -32,7 +32,7 @@ from solvers.smtt.rules import best_rule, run_rules
 from solvers.smtt.subset_dp import MAX_N as DP_MAX_N
 from solvers.smtt.subset_dp import run_dp
 
-LS_SHARE = 0.25
+LS_SHARE = 0.6
 LAWLER_SHARE = 0.8
 
 
