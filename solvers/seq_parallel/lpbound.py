@@ -26,23 +26,24 @@ every plan whose longest sequence has degree ``d0``. This is what the aggregated
 long sequence alone nearly fills its micro-batch's time, the memory of its group cannot be used by
 anything else, so the micro-batch holds far fewer tokens than ``cap*N``.
 
-Micro-batches are interchangeable, so the
-longest sequence may be fixed to micro-batch 0 and, more generally, the ``k`` longest sequences to
-micro-batches by a *restricted growth string* (sequence ``r`` goes to a micro-batch already used by a
-longer one or to the first unused one): every plan matches one string up to relabelling; the first
-few of them also get their degree enumerated (``LEVELS``: level 0 fixes only ``d0``, level 1 also the
-second sequence's degree; each level is a complete bound, so a cut budget keeps the last completed
-one). The bound for ``m`` is the minimum over the strings and degree choices of their LP optima;
-the bound for the instance is the minimum over ``m`` in ``m_min .. m_hi`` and of the tail
-``(m_hi+1)*beta + max(t_max, W/N)`` (the cheap bound of :mod:`.common` for any ``m > m_hi``,
-increasing in ``m``). When ``max_microbatches`` caps ``m`` the tail is dropped. LP values come from
-HiGHS's simplex; each is lowered by ``1e-6`` relative (plus ``1e-6`` ms) to absorb its feasibility
-tolerances before being claimed.
+Micro-batches are interchangeable, so the longest sequence may be fixed to micro-batch 0 and, more
+generally, the ``k`` longest sequences to micro-batches by a *restricted growth string* (sequence ``r`` goes
+to a micro-batch already used by a longer one or to the first unused one): every plan matches one string up
+to relabelling. Each case (``m``, string, degree of the longest sequence) is an LP; a case is split further
+by the degree of the next fixed sequence (up to ``MAX_DEGREE_FIX`` of them). The split is searched best
+first: the open case with the smallest LP value is expanded (a child's value is at least its parent's), so
+the smallest open value is a proved bound at every moment -- the search is anytime -- and when the case
+popped is a leaf its value is the minimum over all leaves. Micro-batch counts enter lazily: a pseudo-case
+"every ``m >= m'``" carries the cheap bound ``m'*beta + max(t_max, W/N)`` of :mod:`.common` (increasing in
+``m``) and is replaced by the cases of ``m'`` and the pseudo-case of ``m'+1`` when popped (none beyond
+``max_microbatches``). Infeasible cases have value ``inf``; if that is the smallest, no plan exists. LP
+values come from HiGHS's simplex; each is lowered by ``1e-6`` relative (plus ``1e-6`` ms) to absorb its
+feasibility tolerances before being claimed.
 """
 
 from __future__ import annotations
 
-import itertools
+import heapq
 import math
 import time
 
@@ -57,8 +58,9 @@ from solvers.result import Limit, Result, Status
 from solvers.seq_parallel.common import cheap_lower_bound, fastest_bw
 
 PROBLEM = "seq_parallel"
-#: (sequences whose micro-batch is enumerated, of which the first ones also get their degree enumerated)
-LEVELS = ((3, 1), (3, 2))
+#: sequences (longest first) whose micro-batch is enumerated; of these, how many get their degree fixed
+FIX_LONGEST = 3
+MAX_DEGREE_FIX = 3
 SAFETY = 1e-6
 
 
@@ -242,31 +244,12 @@ class _LP:
 
 
 def lp_lower_bound(inst: Instance, budget: Budget) -> tuple[float | None, dict[str, object]]:
-    """The bound of the module docstring, strongest completed level first-to-last (each level is a
-    valid bound on its own; a later one fixes more degrees); None when not even the first finished."""
+    """Best-first branch and bound over the case split of the module docstring (anytime: the smallest
+    open node is a proved bound whenever the search stops); None if not every root was solved."""
     cheap = cheap_lower_bound(inst)
     stats: dict[str, object] = {}
     if not math.isfinite(cheap):
         return cheap, stats
-    best: float | None = None
-    for level, (fix, fix_deg) in enumerate(LEVELS):
-        v, st = _level_bound(inst, budget, fix, fix_deg)
-        if v is None:
-            break
-        stats.update({f"level{level}.{k}": x for k, x in st.items()})
-        stats["levels"] = level + 1
-        best = v if best is None else max(best, v)
-        if _stop(budget):
-            break
-    if best is None:
-        return None, stats
-    return max(best, cheap), stats
-
-
-def _level_bound(
-    inst: Instance, budget: Budget, fix_longest: int, fix_degrees: int
-) -> tuple[float | None, dict[str, object]]:
-    stats: dict[str, object] = {}
     degs, t = _times(inst)
     L = inst.sequences
     n, N = len(L), inst.num_gpus
@@ -277,42 +260,77 @@ def _level_bound(
     m_min = max(1, -(-sum(L) // (inst.token_capacity * N)))
     m_cap = n if inst.max_microbatches is None else min(n, inst.max_microbatches)
     order = sorted(range(n), key=lambda i: (-tmin[i], i))
-    best = math.inf
-    m = m_min
-    while m <= m_cap:
-        if (m * beta + tail0) >= best:
-            break  # every larger m is bounded below by its cheap bound, already >= best
-        k = min(fix_longest, n)
-        val_m = math.inf
-        nd = max(1, min(fix_degrees, k))
-        deg_choices = list(
-            itertools.product(
-                *[[kk for kk in range(len(degs)) if math.isfinite(t[order[r], kk])] for r in range(nd)]
-            )
-        )
-        rest: dict[int, list[int]] = {}
-        for i in order[k:]:
-            rest.setdefault(L[i], []).append(i)
-        # the longest sequence is in micro-batch 0 (every string starts with 0) and is not a class:
-        # its group G* is modelled explicitly for each of its degrees
-        classes = [(order[r], 1) for r in range(1, k)] + [(mem[0], len(mem)) for mem in rest.values()]
-        for k0 in sorted({fks[0] for fks in deg_choices}):
-            lp = _LP(inst, degs, t, m, classes, budget, (order[0], k0))
-            for pat in _rgs(k, m):
-                for fks in deg_choices:
-                    if fks[0] != k0:
-                        continue
-                    if _stop(budget):
-                        return None, stats
-                    fixed = {r - 1: (pat[r], fks[r] if r < nd else None) for r in range(1, k)}
-                    v = lp.solve(fixed, budget)
-                    if v is None:
-                        return None, stats
-                    val_m = min(val_m, v)
-        stats[f"m{m}"] = round(val_m, 4)
-        best = min(best, val_m)
-        m += 1
-    return best * (1 - SAFETY) - SAFETY, stats
+    k = min(FIX_LONGEST, n)
+    rest: dict[int, list[int]] = {}
+    for i in order[k:]:
+        rest.setdefault(L[i], []).append(i)
+    # the longest sequence is in micro-batch 0 (every string starts with 0) and is not a class: its
+    # group G* is modelled explicitly for each of its degrees
+    classes = [(order[r], 1) for r in range(1, k)] + [(mem[0], len(mem)) for mem in rest.values()]
+    choices = [[kk for kk in range(len(degs)) if math.isfinite(t[order[r], kk])] for r in range(k)]
+    lps: dict[tuple[int, int], _LP] = {}
+
+    def value(m: int, k0: int, pat: tuple[int, ...], fixed_degs: tuple[int, ...]) -> float | None:
+        if (m, k0) not in lps:
+            lps[m, k0] = _LP(inst, degs, t, m, classes, budget, (order[0], k0))
+        fixed = {r - 1: (pat[r], fixed_degs[r - 1] if r - 1 < len(fixed_degs) else None) for r in range(1, k)}
+        return lps[m, k0].solve(fixed, budget)
+
+    # node: (value, tie, kind, m, k0, pattern, degrees of sequences 1..); kind 0 = the tail "every
+    # m >= this one" (value: its cheap bound), 1 = a case of the split
+    heap: list[tuple[float, int, int, int, int, tuple[int, ...], tuple[int, ...]]] = []
+    tie = 0
+    if m_min <= m_cap:
+        heap.append((m_min * beta + tail0, tie, 0, m_min, -1, (), ()))
+    solved = 0
+    while heap:
+        if _stop(budget):
+            break
+        node = heapq.heappop(heap)
+        v, _, kind, m, k0, pat, fd = node
+        if kind == 1 and (math.isinf(v) or len(fd) + 1 >= min(k, MAX_DEGREE_FIX)):
+            stats.update({"lps": solved, "complete": True})  # best-first: no open node is smaller
+            return _safe(v, cheap), stats
+        children: list[tuple[float, int, int, int, int, tuple[int, ...], tuple[int, ...]]] = []
+        cut = False
+        if kind == 0:
+            for k0n in choices[0]:
+                for p in _rgs(k, m):
+                    val = value(m, k0n, tuple(p), ())
+                    if val is None:
+                        cut = True
+                        break
+                    children.append((val, 0, 1, m, k0n, tuple(p), ()))
+                if cut:
+                    break
+            if m + 1 <= m_cap:
+                children.append(((m + 1) * beta + tail0, 0, 0, m + 1, -1, (), ()))
+        else:
+            for kr in choices[len(fd) + 1]:
+                val = value(m, k0, pat, (*fd, kr))
+                if val is None:
+                    cut = True
+                    break
+                children.append((max(val, v), 0, 1, m, k0, pat, (*fd, kr)))
+        if cut:  # the node stays open: its own value still bounds its cases
+            heapq.heappush(heap, node)
+            break
+        for c in children:
+            solved += 1
+            tie += 1
+            heapq.heappush(heap, (c[0], tie, *c[2:]))
+    else:
+        # no open case left: every case is infeasible (or no micro-batch count is allowed)
+        stats.update({"lps": solved, "complete": True})
+        return math.inf, stats
+    stats.update({"lps": solved, "complete": False})
+    return _safe(min(x[0] for x in heap), cheap), stats
+
+
+def _safe(bound: float, cheap: float) -> float:
+    if math.isinf(bound):
+        return bound
+    return max(bound * (1 - SAFETY) - SAFETY, cheap)
 
 
 @register(PROBLEM, "lp", "exact", "LP relaxation with micro-batch symmetry fixed: a proved lower bound only")
