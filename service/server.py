@@ -426,7 +426,14 @@ async def serve(
     log.info("shutting down: NOT_SERVING, grace %.1fs", grace_s)
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    await server.stop(grace_s)
-    await servicer.jobs.close()  # unfinished jobs stay in the store, resumed by the next start
+    # Async jobs first: their bookkeeping stops and they stay QUEUED/RUNNING in the store, resumable.
+    await servicer.jobs.close()
+    # In-flight sync solves get the first half of the grace period to finish, then are told to stop
+    # and answer with their incumbent (which takes a solver well under a second, measured 0.2-0.6 s
+    # under load), so their clients get an answer rather than CANCELLED.
+    wrap_up = loop.call_later(grace_s / 2, pool.cancel_running)
+    await server.stop(grace_s)  # refuses new RPCs at once, waits for in-flight ones up to grace_s
+    wrap_up.cancel()
     await pool.close()
     servicer.jobs.store.close()
+    log.info("stopped")

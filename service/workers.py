@@ -265,6 +265,13 @@ class WorkerPool:
                 w.process.kill()
             self._retire(w)
 
+    def cancel_running(self) -> int:
+        """Ask every running job to stop now and answer with its best incumbent. Returns how many."""
+        running = [w.job for w in self._workers if w.job is not None]
+        for job in running:
+            self.cancel(job)
+        return len(running)
+
     @property
     def busy(self) -> int:
         return sum(1 for w in self._workers if w.job is not None)

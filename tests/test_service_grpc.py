@@ -362,3 +362,28 @@ def test_metrics_endpoint_counts_rpcs_and_solves() -> None:
     assert lines['allot_rpcs_total{code="INVALID_ARGUMENT",method="Solve"}'] == 1.0
     assert sum(v for k, v in lines.items() if k.startswith("allot_solve_seconds_count")) == 1.0
     assert lines["allot_queue_depth"] == 0.0
+
+
+def test_graceful_shutdown_answers_in_flight_solve() -> None:
+    """SIGTERM during a long sync solve: the client still gets a verified incumbent within the grace
+    period (not CANCELLED), and the server exits cleanly."""
+    import signal as _signal
+
+    from instances import smtt as gen
+
+    big = gen.generate(seed=8, n=300).to_dict()
+    with (
+        running_server("--workers", "1", "--grace", "4") as (address, proc),
+        grpc.insecure_channel(address) as ch,
+    ):
+        stub = pb_grpc.AllotmentStub(ch)
+        req = pb.SolveRequest(instance=wire.instance_to_pb(big), options=pb.SolveOptions(time_limit_s=60))
+        future = stub.Solve.future(req, timeout=60)
+        time.sleep(1.5)
+        t0 = time.monotonic()
+        proc.send_signal(_signal.SIGTERM)
+        resp = future.result()
+        assert time.monotonic() - t0 < 4.0  # within --grace 4
+        assert resp.status == pb.FEASIBLE and resp.limit == pb.LIMIT_CANCELLED
+        _check_answer(big, resp)
+        assert proc.wait(timeout=20) == 0
