@@ -188,10 +188,14 @@ class PodModel:
         return [lit for n, lit in lits.items() if n in nodes]
 
     def domains(self, key: str) -> dict[str, set[int]]:
-        out: dict[str, set[int]] = defaultdict(set)
-        for n, lab in enumerate(self.labels):
-            if key in lab:
-                out[lab[key]].add(n)
+        cache: dict[str, dict[str, set[int]]] = self.__dict__.setdefault("_dom_cache", {})
+        out = cache.get(key)
+        if out is None:
+            out = defaultdict(set)
+            for n, lab in enumerate(self.labels):
+                if key in lab:
+                    out[lab[key]].add(n)
+            cache[key] = out
         return out
 
     # -- constraints ---------------------------------------------------------------------------------------
@@ -277,6 +281,42 @@ class PodModel:
                 if dev_terms.get(h):
                     m.add(sum(dev_terms.get(g, [])) >= sum(dev_terms[h]))
 
+    def _signatures(self) -> dict[tuple[Any, ...], list[int]]:
+        sigs = getattr(self, "_sigs", None)
+        if sigs is None:
+            sigs = defaultdict(list)
+            for b, p in enumerate(self.agents):
+                sigs[(p.namespace, p.labels)].append(b)
+            self._sigs: dict[tuple[Any, ...], list[int]] = sigs
+            self._sel_cache: dict[tuple[Any, ...], list[int]] = {}
+        return sigs
+
+    def selected(self, owner: Pod, term: Any, mobile_only: bool = False) -> list[int]:
+        """Agents ``term`` (of ``owner``) selects, evaluated once per (namespace, labels) signature."""
+        sigs = self._signatures()
+        key = ("sel", owner.namespace, term, mobile_only)
+        out = self._sel_cache.get(key)
+        if out is None:
+            out = [
+                b
+                for bs in sigs.values()
+                if term.selects(owner, self.agents[bs[0]])
+                for b in bs
+                if not mobile_only or self.new[b]
+            ]
+            self._sel_cache[key] = out
+        return out
+
+    def matching(self, owner: Pod, c: Any) -> list[int]:
+        """Agents a spread constraint of ``owner`` counts (once per signature)."""
+        sigs = self._signatures()
+        key = ("spread", owner.namespace, c)
+        out = self._sel_cache.get(key)
+        if out is None:
+            out = [b for bs in sigs.values() if spread_matches(owner, c, self.agents[bs[0]]) for b in bs]
+            self._sel_cache[key] = out
+        return out
+
     def _le1(self, left: list[Any], right: list[Any]) -> None:
         consts = sum(1 for x in (*left, *right) if isinstance(x, int))
         lits = [x for x in (*left, *right) if not isinstance(x, int)]
@@ -315,15 +355,19 @@ class PodModel:
             pa = self.agents[a]
             for ti, t in enumerate(pa.pod_anti_affinity):
                 doms = self.domains(t.topology_key)
+                dom_of = {n: v for v, ns in doms.items() for n in ns}
                 in_clique = (a, ti) in clique_of
-                for b in range(A):
-                    if b == a or not t.selects(pa, self.agents[b]):
+                for b in self.selected(pa, t) if self.new[a] else self.selected(pa, t, mobile_only=True):
+                    if b == a:
                         continue
                     if in_clique and gid_of.get(b) == clique_of[(a, ti)]:
                         continue
                     if not self.new[a] and not self.new[b]:
                         continue
-                    for nodes in doms.values():
+                    # only domains where a or b may newly arrive carry a constraint
+                    vals = {dom_of.get(n) for n in (*self.new[a], *self.new[b])} - {None}
+                    for v in vals:
+                        nodes = doms[v]  # type: ignore[index]
                         na, nb = self.newp(a, nodes), self.newp(b, nodes)
                         if na:
                             pb = self.pres(b, nodes)
@@ -340,7 +384,11 @@ class PodModel:
                 continue
             terms = pa.pod_affinity
             keys = {t.topology_key for t in terms}
-            partners = [b for b in range(A) if b != a and all(t.selects(pa, self.agents[b]) for t in terms)]
+            partners = [
+                b
+                for b in self.selected(pa, terms[0])
+                if b != a and all(t.selects(pa, self.agents[b]) for t in terms)
+            ]
             first: Any = 0
             if all(t.selects(pa, pa) for t in terms):
                 keyed = {n for n, lab in enumerate(self.labels) if any(k in lab for k in keys)}
@@ -374,7 +422,7 @@ class PodModel:
                 doms: dict[str, set[int]] = defaultdict(set)
                 for n in eligible:
                     doms[self.labels[n][key]].add(n)
-                matching = [b for b in range(A) if spread_matches(pa, c, self.agents[b])]
+                matching = self.matching(pa, c)
                 cnt = {v: sum(x for b in matching for x in self.pres(b, nodes)) for v, nodes in doms.items()}
                 for v, nodes in doms.items():
                     na = self.newp(a, nodes)

@@ -38,7 +38,9 @@ LNS_LABEL = ("allot.io/lns", "1")
 STEP_S = 0.25
 
 
-def sub_instance(instance: Instance, sol: Solution, chosen: set[int]) -> tuple[Instance, Solution]:
+def sub_instance(
+    instance: Instance, sol: Solution, chosen: set[int], nf: NodeFilter | None = None
+) -> tuple[Instance, Solution]:
     """The neighbourhood problem over ``chosen`` node indices, and the incumbent restricted to it."""
     placed = dict(sol.placements)
     gidx = dict(sol.gpu_indices)
@@ -47,7 +49,7 @@ def sub_instance(instance: Instance, sol: Solution, chosen: set[int]) -> tuple[I
         for i, nd in enumerate(instance.nodes)
     )
     names = {instance.nodes[i].name for i in chosen}
-    nf = NodeFilter(instance)
+    nf = nf or NodeFilter(instance)
     free_pods: list[Pod] = []
     fixed: list[Pod] = []
     for p in instance.pods:
@@ -92,17 +94,26 @@ def merge(instance: Instance, sol: Solution, part: Solution) -> Solution:
     )
 
 
+def _vector(inst: Instance, sol: Solution) -> tuple[int, ...]:
+    placed = dict(sol.placements)
+    levels = sorted({p.priority for p in inst.pods}, reverse=True)
+    return tuple(
+        sum(1 for p in inst.pods if p.priority == lv and placed.get(p.name) is None) for lv in levels
+    )
+
+
 @register("pod_packing", "lns", "heuristic", "large-neighbourhood search: CP-SAT on a few nodes at a time")
 def run_lns(instance: Instance, budget: Budget, hint: Any = None) -> Result:
     t0 = time.perf_counter()
-    if hint is None or not evaluate(instance, hint).feasible:
+    if hint is None:
         from solvers.pod_packing.greedy import run_greedy
 
         hint = run_greedy(instance, budget, None).solution
         if hint is None:
             return Result(instance.PROBLEM, Status.NO_SOLUTION, "lns", limit=budget.limit_reason())
     best: Solution = hint
-    best_obj = evaluate(instance, best).objective
+    best_obj = float("inf")  # the hint's objective is not needed: a sub-answer with fewer pending pods
+    # (lexicographically) and a feasible whole is better, whatever the hint's objective
     rng = random.Random(budget.seed)
     nf = NodeFilter(instance)
     forced = forced_unplaced(instance)
@@ -110,11 +121,12 @@ def run_lns(instance: Instance, budget: Budget, hint: Any = None) -> Result:
     k = 4
     stale = 0
     tried = accepted = 0
-    _, floor = lex_lower_bound(instance)
+    floor_levels, floor = lex_lower_bound(instance)
+    floor_vec = tuple(floor_levels[lv] for lv in sorted(floor_levels, reverse=True))
     # deterministic mode: a fixed number of neighbourhoods (the wall clock only as a hard stop)
     max_tries = max(1, int(budget.time_limit() / STEP_S)) if budget.deterministic else 1 << 30
     while not budget.should_stop(best_obj, floor) and tried < max_tries:
-        if best_obj <= floor or (k >= N and stale >= 3):
+        if _vector(instance, best) <= floor_vec or (k >= N and stale >= 3):
             break  # proved optimal by the capacity bound, or neighbourhoods as big as the cluster fail
         placed = dict(best.placements)
         pending = [
@@ -129,15 +141,16 @@ def run_lns(instance: Instance, budget: Budget, hint: Any = None) -> Result:
         elig = [int(n) for n in nf.static(instance.pods[u]).nonzero()[0]]
         chosen = set(rng.sample(elig, min(k, len(elig))))
         chosen.update(rng.sample(range(N), min(max(1, k // 4), N)))
-        sub, sub_hint = sub_instance(instance, best, chosen)
+        sub, sub_hint = sub_instance(instance, best, chosen, nf)
         step = budget.child(seconds=STEP_S if budget.deterministic else STEP_S * (1 + stale // 4))
         res = run_cpsat(sub, step, sub_hint)
         tried += 1
         improved = False
-        if res.solution is not None:
+        if res.solution is not None and _vector(sub, res.solution) < _vector(sub, sub_hint):
+            # only a sub-answer with fewer pending pods (lexicographically) can improve: check it whole
             cand = merge(instance, best, res.solution)
             ev = evaluate(instance, cand)
-            if ev.feasible and ev.objective < best_obj:
+            if ev.feasible:
                 best, best_obj = cand, ev.objective
                 budget.report("lns", best_obj, None, best)
                 improved = True
