@@ -35,7 +35,7 @@ def instance_from_dict(doc: Any) -> Any:
     if not isinstance(doc, Mapping):
         raise InstanceError([FieldViolation("", "an instance must be a JSON object")])
     problem = doc.get("problem")
-    if problem not in FAMILIES:
+    if not isinstance(problem, str) or problem not in FAMILIES:
         raise InstanceError(
             [FieldViolation("problem", f"must be one of {', '.join(map(repr, FAMILIES))}, got {problem!r}")]
         )
