@@ -221,3 +221,25 @@ def test_lagrangian_bound_on_known_optima(shared_data: Path, name: str) -> None:
     assert lag.bound is not None and lp.bound is not None
     assert lag.bound <= best
     assert lag.bound >= lp.bound - 1
+
+
+def test_lptabu_bound_and_solution(shared_data: Path) -> None:
+    """lptabu on Chu-Beasley d05100: its LP bound is <= the proved optimum <= its feasible objective."""
+    table = read_best_known((shared_data / "gap/best-known.csv").read_text())
+    _lb, best, _ = table["chu1997/d05100"]
+    [inst] = read_orlib_gap((shared_data / "gap/chu1997/d05100").read_text(), "d05100")
+    r = solve(inst, "lptabu", Budget(2))
+    assert r.solution is not None and evaluate(inst, r.solution).feasible
+    assert r.bound is not None and r.objective is not None
+    assert r.bound <= best <= r.objective
+
+
+def test_auto_on_a_large_instance_uses_the_lp_start(shared_data: Path) -> None:
+    """auto on Yagiura c10400 (4000 < m*n pairs) returns a feasible answer whose bound (LP at least)
+    is <= the best known and whose objective is >= it."""
+    table = read_best_known((shared_data / "gap/best-known.csv").read_text())
+    _lb, best, _ = table["yagiura2004/c10400"]
+    [inst] = read_orlib_gap((shared_data / "gap/yagiura2004/c10400").read_text(), "c10400")
+    r = solve(inst, "auto", Budget(4))
+    assert r.solution is not None and r.objective is not None and r.bound is not None
+    assert r.bound <= best <= r.objective

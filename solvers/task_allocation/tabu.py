@@ -176,3 +176,61 @@ def warmup() -> None:
     dem = np.array([[[1, 1, 1], [1, 1, 1]]], dtype=np.int64)
     a = Arrays(2, 3, False, cost, dem, np.array([[2, 2]], np.int64), np.ones((2, 3), np.bool_), ())
     search(a, np.zeros(3, np.int64), Budget(deterministic=True))  # no time limit: the kernel must run
+
+
+@register(PROBLEM, "lptabu", "heuristic", "LP relaxation (bound) rounded, then tabu search from it")
+def run_lp_tabu(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
+    """Solve the LP relaxation with HiGHS (at most 70 % of the budget), round it (each task to its
+    largest LP value: a vertex has at most m split tasks, so the start is near-feasible and near the LP
+    cost) and run the tabu search from there; the LP optimum is reported as a proved bound. Measured at
+    load 5-6: 5 s of tabu from the LP rounding ended 1.1 % / 0.44 % / 0.22 % above best known on
+    e801600 / d801600 / c401600, where the greedy start gave +31 % / +1.7 % / +0.3 % at 10 s."""
+    import highspy
+
+    from solvers.highs import run_highs
+    from solvers.task_allocation.exact import _build_highs, _decode
+
+    a = arrays(inst)
+    if a.orphans or a.makespan:
+        return run(inst, budget, hint).with_(solver="lptabu")
+    stats: dict = {}
+    lp_budget = budget.child(fraction=0.7)
+    h, agents, tasks = _build_highs(a, lp_budget, integral=False)
+    out = run_highs(h, lp_budget, is_mip=False)
+    if out.infeasible:
+        return Result(PROBLEM, Status.INFEASIBLE, "lptabu", bound_source="LP relaxation infeasible")
+    bound = out.bound
+    start = None
+    if out.model_status == highspy.HighsModelStatus.kOptimal:
+        values = np.asarray(h.getSolution().col_value)[: len(agents)]
+        start = _decode(a, agents, tasks, values)
+        stats["lp_split_tasks"] = int(np.sum((values > 1e-6) & (values < 1 - 1e-6)))
+        if start.min() < 0:
+            start = None
+    x0 = None
+    if hint is not None and len(hint.assignment) == a.n:
+        x0 = np.asarray(hint.assignment, dtype=np.int64)
+        x0 = x0 if is_feasible(a, x0) else None
+    best = None
+    if start is not None:
+        mins = np.where(a.allowed, a.obj, np.inf).min(axis=0)
+        target = math.ceil(bound - 1e-6) if bound is not None else math.ceil(float(mins.sum()) - 1e-9)
+        best = search(a, start, budget, target=target, stats=stats)
+    elif x0 is None:
+        x0 = improve(inst, budget, hint, stats)
+    if best is None or (x0 is not None and assignment_objective(a, x0) < assignment_objective(a, best)):
+        best = x0
+    if best is not None:
+        K.improve_cost(best, a.obj, a.dem, a.cap, a.allowed, 2)
+        if not is_feasible(a, best):
+            best = None
+    return Result(
+        PROBLEM,
+        Status.FEASIBLE if best is not None else Status.NO_SOLUTION,
+        "lptabu",
+        solution=None if best is None else Solution.from_array(best),
+        bound=bound,
+        bound_source="LP relaxation" if bound is not None else "",
+        limit=budget.limit_reason(),
+        stats=stats,
+    )
