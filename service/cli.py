@@ -43,6 +43,28 @@ log = logging.getLogger("allot")
 # --------------------------------------------------------------------------------------------------
 
 
+_STANDARD_LOG_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per log line: time, level, logger, message, and every ``extra`` field given
+    (``request_id``, ``job_id``, ``problem``, ``status``...), for log pipelines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": round(record.created, 6),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD_LOG_FIELDS:
+                out[key] = value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
 def _fmt_num(x: float | None, digits: int = 6) -> str:
     if x is None:
         return "-"
@@ -385,6 +407,7 @@ def _positive_float(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="allot", description="Scheduling and placement solver service")
     p.add_argument("-v", "--verbose", action="store_true", help="log solver progress to stderr")
+    p.add_argument("--log-format", choices=("text", "json"), default="text", help="json: one object per line")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("solve", help="solve instance files and print results")
@@ -493,11 +516,12 @@ def main(argv: list[str] | None = None) -> int:
         # family benchmarks parse their own arguments (including --help)
         argv = [*argv[:2], "--", *argv[2:]]
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    if args.log_format == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     try:
         return int(args.fn(args))
     except KeyboardInterrupt:

@@ -210,3 +210,25 @@ def test_console_script_runs_solvers_listing() -> None:
     out = subprocess.run([str(exe), "solvers"], capture_output=True, text=True, check=True).stdout
     for problem in models.FAMILIES:
         assert problem in out
+
+
+def test_json_log_lines_carry_extra_fields() -> None:
+    """--log-format json writes one parseable object per line with the message and the extra fields
+    (request ids) that log pipelines filter on."""
+    import io
+    import logging
+
+    from service.cli import JsonLogFormatter
+
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(JsonLogFormatter())
+    logger = logging.getLogger("allot.test.json")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.info("solved %s", "x", extra={"request_id": "r-1", "gap": 0.25, "status": "FEASIBLE"})
+    (line,) = buf.getvalue().splitlines()
+    rec = json.loads(line)
+    assert rec["message"] == "solved x" and rec["level"] == "INFO"
+    assert rec["request_id"] == "r-1" and rec["gap"] == 0.25 and rec["status"] == "FEASIBLE"
