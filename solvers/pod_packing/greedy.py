@@ -24,6 +24,9 @@ from solvers.pod_packing.kube import schedule
 from solvers.registry import register
 from solvers.result import Result, Status
 
+#: above this many pending pods only the smallest-first best-fit order is tried
+BIG = 150
+
 
 def orders(instance: Instance) -> list[tuple[str, list[int], bool]]:
     """The (name, queue order, MostAllocated?) variants tried, most useful first."""
@@ -54,7 +57,10 @@ def run_greedy(instance: Instance, budget: Budget, hint: Any = None) -> Result:
     best: Solution | None = None
     best_obj = float("inf")
     stats: dict[str, Any] = {}
-    for name, order, most in orders(instance):
+    variants = orders(instance)
+    if len(instance.pods) > BIG:
+        variants = variants[:1]  # big batches: leave the time to LNS (the other orders rarely win there)
+    for name, order, most in variants:
         if best is not None and budget.should_stop():
             break
         sol, _ = schedule(instance, budget, most, order)
