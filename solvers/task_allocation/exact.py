@@ -44,9 +44,6 @@ from solvers.registry import register
 from solvers.result import Limit, Result, Status
 from solvers.task_allocation._data import Arrays, arrays
 
-#: models with more pair variables than this run HiGHS without presolve (see :func:`run_mip`)
-PRESOLVE_MAX_PAIRS = 20_000
-
 
 def _pairs(a: Arrays) -> tuple[np.ndarray, np.ndarray]:
     """Allowed pairs (agents, tasks), ordered task by task."""
@@ -153,10 +150,6 @@ def run_mip(inst: Instance, budget: Budget, hint: Solution | None = None) -> Res
         return _infeasible(a, "mip")
     t0 = time.perf_counter()
     h, agents, tasks = _build_highs(a, budget, integral=True)
-    if len(agents) > PRESOLVE_MAX_PAIRS:
-        # HiGHS does not act on cancelSolve inside presolve: on Yagiura-size models it overran a 8 s
-        # budget by 2.5-3 s with presolve and by 0.5 s without, with the same incumbent and bound.
-        h.setOptionValue("presolve", "off")
     if budget.deterministic:
         # HiGHS has no deterministic work limit in this API; a single thread and a fixed seed make
         # runs repeatable when the time limit is not what stops them.
