@@ -29,7 +29,8 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, message_factory
+from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -354,6 +355,53 @@ class AllotmentServicer(_JobRpcs, pb_grpc.AllotmentServicer):
         return out
 
 
+def register(servicer: Any, server: grpc.aio.Server) -> None:
+    """Add the servicer's RPCs, decoding requests ourselves so that undecodable bytes are answered
+    INVALID_ARGUMENT naming the message type (gRPC's own deserializer would answer UNKNOWN with a Python
+    exception text)."""
+    service = pb.DESCRIPTOR.services_by_name["Allotment"]
+    handlers: dict[str, grpc.RpcMethodHandler] = {}
+    for method in service.methods:
+        request_cls = message_factory.GetMessageClass(method.input_type)
+        response_cls = message_factory.GetMessageClass(method.output_type)
+        impl = getattr(servicer, method.name)
+        if method.server_streaming:
+            handlers[method.name] = grpc.unary_stream_rpc_method_handler(
+                _decoding_stream(impl, request_cls), response_serializer=response_cls.SerializeToString
+            )
+        else:
+            handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+                _decoding_unary(impl, request_cls), response_serializer=response_cls.SerializeToString
+            )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+
+
+async def _decode(data: bytes, request_cls: Any, context: grpc.aio.ServicerContext) -> Any:
+    try:
+        return request_cls.FromString(data)
+    except DecodeError as exc:
+        name = request_cls.DESCRIPTOR.full_name
+        st = _bad_request_status(
+            f"request is not a valid {name}", [FieldViolation("request", f"{name}: {exc}")]
+        )
+        await context.abort(st.code, st.details, st.trailing_metadata)
+
+
+def _decoding_unary(impl: Any, request_cls: Any) -> Any:
+    async def handler(data: bytes, context: grpc.aio.ServicerContext) -> Any:
+        return await impl(await _decode(data, request_cls, context), context)
+
+    return handler
+
+
+def _decoding_stream(impl: Any, request_cls: Any) -> Any:
+    async def handler(data: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async for item in impl(await _decode(data, request_cls, context), context):
+            yield item
+
+    return handler
+
+
 def _prefixed(inst: pb.Instance, exc: InstanceError) -> list[FieldViolation]:
     """Instance violations with paths as the request names them: ``instance.smtt.due_dates[3]``
     (or ``instance.json.due_dates[3]`` for a native JSON payload)."""
@@ -405,7 +453,7 @@ async def serve(
         servicer.on_result = metrics.observe
         metrics.serve(metrics_port, metrics_address)
         log.info("metrics on http://%s:%d/metrics", metrics_address, metrics_port)
-    pb_grpc.add_AllotmentServicer_to_server(servicer, server)
+    register(servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -387,3 +387,28 @@ def test_graceful_shutdown_answers_in_flight_solve() -> None:
         assert resp.status == pb.FEASIBLE and resp.limit == pb.LIMIT_CANCELLED
         _check_answer(big, resp)
         assert proc.wait(timeout=20) == 0
+
+
+def test_malformed_bytes_answered_invalid_argument(server: str) -> None:
+    """Random bytes sent to every unary RPC are answered INVALID_ARGUMENT (undecodable, or decodable but
+    not a valid request) or served — never UNKNOWN/INTERNAL, and the server stays up."""
+    import random
+
+    rng = random.Random(7)
+    methods = ["Solve", "Validate", "SubmitJob", "GetJob", "WaitJob", "CancelJob", "ListJobs", "ListSolvers"]
+    codes: dict[str, int] = {}
+    with grpc.insecure_channel(server) as ch:
+        calls = {m: ch.unary_unary(f"/allot.v1.Allotment/{m}") for m in methods}
+        for i in range(300):
+            method = methods[i % len(methods)]
+            data = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
+            try:
+                calls[method](data, timeout=10)
+                code = "OK"
+            except grpc.RpcError as exc:
+                code = exc.code().name
+                if code == "INVALID_ARGUMENT":
+                    assert _field_violations(exc), "no field violations"
+            codes[code] = codes.get(code, 0) + 1
+    assert set(codes) <= {"OK", "INVALID_ARGUMENT", "NOT_FOUND"}, codes
+    assert codes.get("INVALID_ARGUMENT", 0) > 100
