@@ -243,3 +243,20 @@ def test_auto_on_a_large_instance_uses_the_lp_start(shared_data: Path) -> None:
     r = solve(inst, "auto", Budget(4))
     assert r.solution is not None and r.objective is not None and r.bound is not None
     assert r.bound <= best <= r.objective
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("group", ["cattrysse1994", "chu1997"])
+def test_auto_bounds_and_objectives_on_whole_sets(shared_data: Path, group: str) -> None:
+    """Slow: auto (5 s each) on every OR-Library / Chu-Beasley instance is feasible with
+    bound <= best known <= objective, and every OPTIMAL claim equals the best known value."""
+    table = read_best_known((shared_data / "gap/best-known.csv").read_text())
+    for path in sorted((shared_data / "gap" / group).iterdir()):
+        [inst] = read_orlib_gap(path.read_text(), path.name)
+        _lb, best, _ = table[f"{group}/{path.name}"]
+        r = solve(inst, "auto", Budget(5))
+        assert r.solution is not None and r.objective is not None, path.name
+        assert r.objective >= best, path.name
+        assert r.bound is not None and r.bound <= best, path.name
+        if r.status is Status.OPTIMAL:
+            assert r.objective == best, path.name
