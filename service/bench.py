@@ -1,15 +1,23 @@
-"""``allot bench rpc``: latency of a tiny ``Solve`` over gRPC on localhost, against the in-process solve.
+"""``allot bench rpc`` and ``allot bench load``.
+
+``rpc``: latency of a tiny ``Solve`` over gRPC on localhost, against the in-process solve.
 
 Starts ``allot serve`` on a free loopback port (or uses ``--address``), waits until it reports SERVING,
 then sends ``--requests`` solves of a tiny SMTT instance (the bundled sample by default) from
 ``--concurrency`` client threads and prints p50/p90/p99 latency, throughput, and the median time of the
 same solve in-process — the difference is what the RPC, the worker hop and verification cost.
 Benchmarks print figures; they are not tests.
+
+``load``: starts a server and drives it with many concurrent asyncio clients sending a mix of every
+family's sample and a 60-job SMTT instance; prints throughput, p50/p99 latency, the status codes
+(only OK and RESOURCE_EXHAUSTED are acceptable: the exit status is 1 otherwise) and the peak resident
+memory of the server and its workers.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import socket
 import statistics
 import subprocess
@@ -141,3 +149,113 @@ def main_rpc(
     for key in (*keys, "optimal_share"):
         print(f"  {key:<22} {figures[key]:10.3f}")
     return 0
+
+
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and its descendants (Linux /proc), in MiB."""
+    total = 0
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            for task in Path(f"/proc/{p}/task").iterdir():
+                stack.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total / 1024
+
+
+def run_load_bench(
+    clients: int, requests_per_client: int, workers: int, max_queue: int, time_limit: float
+) -> dict:
+    """Start a server, drive it with ``clients`` concurrent asyncio clients sending a mix of the bundled
+    samples and a 60-job SMTT instance, and measure latency, throughput, errors and peak memory."""
+    import asyncio
+
+    import grpc
+
+    from instances import smtt as smtt_gen
+    from service import wire
+    from service._proto.allot.v1 import allot_pb2 as pb
+    from service._proto.allot.v1 import allot_pb2_grpc as pb_grpc
+
+    samples = [json.loads(p.read_text()) for p in sorted(SAMPLE.parent.glob("*.json"))]
+    samples.append(smtt_gen.generate(seed=1, n=60).to_dict())
+    requests = [
+        pb.SolveRequest(instance=wire.instance_to_pb(d), options=pb.SolveOptions(time_limit_s=time_limit))
+        for d in samples
+    ]
+    address = f"127.0.0.1:{_free_port()}"
+    args = ["serve", "--address", address, "--workers", str(workers), "--max-queue", str(max_queue)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", *args, "--jobs-db", ":memory:"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample_memory() -> None:
+        while not done.wait(0.2):
+            peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
+
+    latencies: list[float] = []
+    codes: dict[str, int] = {}
+
+    async def client(k: int, stub: pb_grpc.AllotmentStub) -> None:
+        for i in range(requests_per_client):
+            req = requests[(k + i) % len(requests)]
+            t = time.perf_counter()
+            try:
+                await stub.Solve(req, timeout=120)
+                code = "OK"
+                latencies.append(time.perf_counter() - t)
+            except grpc.aio.AioRpcError as exc:
+                code = exc.code().name
+                if code == "RESOURCE_EXHAUSTED":
+                    await asyncio.sleep(0.5)  # the server's RetryInfo hint
+            codes[code] = codes.get(code, 0) + 1
+
+    async def drive() -> float:
+        async with grpc.aio.insecure_channel(address) as ch:
+            stub = pb_grpc.AllotmentStub(ch)
+            t0 = time.perf_counter()
+            await asyncio.gather(*(client(k, stub) for k in range(clients)))
+            return time.perf_counter() - t0
+
+    try:
+        _wait_serving(address, 300)
+        threading.Thread(target=sample_memory, daemon=True).start()
+        wall = asyncio.run(drive())
+    finally:
+        done.set()
+        proc.terminate()
+        proc.wait(timeout=60)
+    ok = len(latencies)
+    return {
+        "clients": clients,
+        "requests": clients * requests_per_client,
+        "ok": ok,
+        "codes": codes,
+        "throughput_per_s": ok / wall,
+        "p50_ms": 1000 * statistics.median(latencies) if latencies else math.nan,
+        "p99_ms": 1000 * _pct(latencies, 0.99) if latencies else math.nan,
+        "peak_rss_mb": peak[0],
+        "wall_s": wall,
+    }
+
+
+def main_load(clients: int, requests_per_client: int, workers: int, max_queue: int, time_limit: float) -> int:
+    r = run_load_bench(clients, requests_per_client, workers, max_queue, time_limit)
+    print(
+        f"load: {r['clients']} concurrent clients, {r['requests']} solves (mixed families), {workers} workers"
+    )
+    print(f"  answered OK          {r['ok']}")
+    print(f"  status codes         {r['codes']}")
+    print(f"  throughput           {r['throughput_per_s']:.1f} solves/s over {r['wall_s']:.1f} s")
+    print(f"  latency p50 / p99    {r['p50_ms']:.0f} / {r['p99_ms']:.0f} ms")
+    print(f"  peak RSS (server+workers) {r['peak_rss_mb']:.0f} MiB")
+    bad = {k: v for k, v in r["codes"].items() if k not in ("OK", "RESOURCE_EXHAUSTED")}
+    return 1 if bad else 0

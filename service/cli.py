@@ -11,6 +11,7 @@
     allot serve [--address HOST:PORT] [--workers N]
     allot solvers [--problem P]
     allot bench rpc [--requests N] [--concurrency C] [--address HOST:PORT]
+    allot bench load [--clients 200] [--requests-per-client 5] [--workers 2]
     allot bench tardiness|gap|pods|flexsp [ARGS...]   (each prints its own --help)
 
 Exit status: 0 when every instance was solved (any status but INVALID/ERROR) or valid; 1 when some
@@ -358,6 +359,12 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.bench == "load":
+        from service.bench import main_load
+
+        return main_load(
+            args.clients, args.requests_per_client, args.workers, args.max_queue, args.time_limit
+        )
     if args.bench == "rpc":
         from service.bench import main_rpc
 
@@ -499,6 +506,13 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--instance", help="native JSON instance (default: the SMTT sample)")
     br.add_argument("--solver", default="auto")
     br.set_defaults(fn=cmd_bench)
+    bl = bsub.add_parser("load", help="many concurrent clients, mixed families: throughput, latency, memory")
+    bl.add_argument("--clients", type=int, default=200)
+    bl.add_argument("--requests-per-client", type=int, default=5)
+    bl.add_argument("--workers", type=int, default=2)
+    bl.add_argument("--max-queue", type=int, default=1000)
+    bl.add_argument("--time-limit", type=float, default=1.0, help="per solve")
+    bl.set_defaults(fn=cmd_bench)
     for name, (_, help_text) in BENCHMARKS.items():
         bf = bsub.add_parser(name, help=help_text, add_help=False)
         bf.add_argument("args", nargs=argparse.REMAINDER, help="see `allot bench %(prog)s --help`")
