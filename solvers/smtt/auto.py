@@ -33,7 +33,7 @@ from solvers.smtt.subset_dp import MAX_N as DP_MAX_N
 from solvers.smtt.subset_dp import run_dp
 
 LS_SHARE = 0.6
-LAWLER_SHARE = 0.8
+LAWLER_SHARE = 0.9
 
 
 def _ls_step(inst: Instance, budget: Budget, hint: Any) -> Result:

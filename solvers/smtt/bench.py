@@ -12,7 +12,8 @@ Two parts (both by default; ``--part orlib`` or ``--part study`` for one):
 ``study``  the table of the 2025 study (arXiv 2510.24013) on generated *unweighted* instances
     (:func:`instances.smtt.generate` with ``weighted=False``, tf and rdd drawn from {0.2 .. 1.0} per
     instance, seeded): for n in ``--sizes`` and ``--count`` instances per size, each of EDD, MDD, ATC,
-    local search (``--ls-solver``) and the exact portfolio (``auto``) with ``--time-limit``; the gap is
+    iterated dynasearch (``--ls-solver``, default ``ids``: a heuristic, it uses the whole time limit) and
+    the exact portfolio (``--exact-solver``, default ``auto``) with ``--time-limit``; the gap is
     to the best bound proved by any of them (so 0 means proved optimal), with the mean time.
 
 ``proofs``  (not in ``all``) the unweighted proof target: ``--exact-solver`` on ``--count`` generated
@@ -55,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--first", type=int, default=1, help="start at instance number K (1-based)")
     ap.add_argument("--sizes", default="20,100,200,500", help="study: job counts")
     ap.add_argument("--count", type=int, default=10, help="study: instances per size")
-    ap.add_argument("--ls-solver", default="ls", help="study: the local-search column's solver")
+    ap.add_argument("--ls-solver", default="ids", help="study: the local-search column's solver")
     ap.add_argument("--exact-solver", default="auto", help="study: the exact column's solver")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--output", choices=("text", "jsonl"), default="text")
