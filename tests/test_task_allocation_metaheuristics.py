@@ -260,3 +260,25 @@ def test_auto_bounds_and_objectives_on_whole_sets(shared_data: Path, group: str)
         assert r.bound is not None and r.bound <= best, path.name
         if r.status is Status.OPTIMAL:
             assert r.objective == best, path.name
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000), m=st.integers(2, 3), n=st.integers(4, 7), kind=st.sampled_from(["C", "D"])
+)
+def test_reduced_cost_fixing_keeps_the_optimum(seed: int, m: int, n: int, kind: str) -> None:
+    """After lptabu has stored its LP reduced costs, the MIP warm-started from the worst or from an
+    optimal hint fixes pairs (an optimal hint lets it fix the most) and still proves exactly the
+    brute-force optimum, with bound <= optimum: a wrongly fixed pair would show as a wrong proof."""
+    inst = generate(seed, num_agents=m, num_tasks=n, kind=kind, tightness=1.0)
+    opt = brute_force(inst)
+    if opt is None:
+        return
+    feasible = [x for x in itertools.product(range(m), repeat=n) if evaluate(inst, Solution(x)).feasible]
+    by_cost = sorted(feasible, key=lambda x: evaluate(inst, Solution(x)).objective)
+    for hint in (by_cost[-1], by_cost[0]):  # worst hint: little fixing; an optimal one: the most
+        lp = solve(inst, "lptabu", Budget(1, deterministic=True))
+        assert lp.bound is not None and lp.bound <= opt
+        r = solve(inst, "mip", Budget(5, deterministic=True), hint=Solution(hint))
+        assert r.bound is not None and r.bound <= opt
+        assert r.status is Status.OPTIMAL and r.objective == opt

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from typing import Any
 
 import highspy
@@ -43,6 +44,37 @@ from solvers.highs import new_highs, run_highs
 from solvers.registry import register
 from solvers.result import Limit, Result, Status
 from solvers.task_allocation._data import Arrays, arrays
+
+#: the last LP relaxation solved by ``lptabu`` for reduced-cost fixing: id(arrays) -> (arrays, z, rc m x n)
+_LP_CACHE: dict[int, tuple[Arrays, float, np.ndarray]] = {}
+
+
+def remember_lp(a: Arrays, z: float, rc: np.ndarray) -> None:
+    """Keep one LP optimum (value ``z``, reduced costs ``rc`` per pair, +inf off the pairs) for
+    :func:`run_mip` to fix variables with; the Arrays object is kept so its id stays unique."""
+    _LP_CACHE.clear()
+    _LP_CACHE[id(a)] = (a, z, rc)
+
+
+def reduced_cost_fixing(a: Arrays, x0: np.ndarray, ub: float) -> tuple[Arrays, int]:
+    """Drop the pairs that no assignment cheaper than ``ub`` can use, by LP reduced costs.
+
+    Proof: with optimal LP duals y (free on the assignment rows, <= 0 on the capacity rows) and reduced
+    costs rc = c - A^T y, every feasible x has c·x >= y·b + Σ rc_k x_k, and y·b = z + Σ_{k at upper
+    bound} |rc_k|; so c·x >= z + rc_ij whenever x_ij = 1 and ij is non-basic at 0 (every other term
+    is >= 0). With integral costs a solution better than ``ub`` costs <= ub - 1, so pairs with
+    z + rc_ij > ub - 0.5 (0.5: a margin for LP tolerances) are in no such solution. The pairs of the
+    incumbent ``x0`` are kept so the warm start stays valid. A dual bound B of the reduced MIP then
+    proves min(ub, B) for the whole instance. Returns the reduced arrays and the number of pairs fixed.
+    """
+    entry = _LP_CACHE.get(id(a))
+    if entry is None or entry[0] is not a or a.makespan:
+        return a, 0
+    _, z, rc = entry
+    keep = (z + rc < ub - 0.5) & a.allowed
+    keep[x0, np.arange(a.n)] = True
+    fixed = int(a.allowed.sum() - keep.sum())
+    return replace(a, allowed=keep), fixed
 
 
 def _pairs(a: Arrays) -> tuple[np.ndarray, np.ndarray]:
@@ -149,12 +181,17 @@ def run_mip(inst: Instance, budget: Budget, hint: Solution | None = None) -> Res
     if a.orphans:
         return _infeasible(a, "mip")
     t0 = time.perf_counter()
+    x0 = _hint_assignment(a, hint)
+    ub = None
+    fixed = 0
+    if x0 is not None and not a.makespan:
+        ub = float(a.obj[x0, np.arange(a.n)].sum())
+        a, fixed = reduced_cost_fixing(a, x0, ub)
     h, agents, tasks = _build_highs(a, budget, integral=True)
     if budget.deterministic:
         # HiGHS has no deterministic work limit in this API; a single thread and a fixed seed make
         # runs repeatable when the time limit is not what stops them.
         h.setOptionValue("threads", 1)
-    x0 = _hint_assignment(a, hint)
     if x0 is not None:
         sol = highspy.HighsSolution()
         vals = (x0[tasks] == agents).astype(np.float64)
@@ -168,9 +205,10 @@ def run_mip(inst: Instance, budget: Budget, hint: Solution | None = None) -> Res
     stats = {
         "build_s": round(build_s, 4),
         "pairs": len(agents),
+        "fixed_pairs": fixed,
         "model_status": h.modelStatusToString(out.model_status),
     }
-    if out.infeasible:
+    if out.infeasible and not fixed:
         return Result(PROBLEM, Status.INFEASIBLE, "mip", bound_source="HiGHS", stats=stats)
     solution = None
     if out.x is not None:
@@ -178,6 +216,9 @@ def run_mip(inst: Instance, budget: Budget, hint: Solution | None = None) -> Res
         if assign.min() >= 0:
             solution = Solution.from_array(assign)
     bound = out.bound
+    if fixed and ub is not None:
+        # the reduced model's bound covers solutions without fixed pairs; the others cost >= ub
+        bound = ub if out.infeasible else (None if bound is None else min(bound, ub))
     if solution is not None:
         budget.report("mip", out.objective, bound, solution)
     return Result(
@@ -186,7 +227,7 @@ def run_mip(inst: Instance, budget: Budget, hint: Solution | None = None) -> Res
         "mip",
         solution=solution,
         bound=bound,
-        bound_source="HiGHS MIP dual bound",
+        bound_source="HiGHS MIP dual bound" + (" after LP reduced-cost fixing" if fixed else ""),
         limit=out.limit,
         stats=stats,
     )

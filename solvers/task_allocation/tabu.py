@@ -188,7 +188,7 @@ def run_lp_tabu(inst: Instance, budget: Budget, hint: Solution | None = None) ->
     import highspy
 
     from solvers.highs import run_highs
-    from solvers.task_allocation.exact import _build_highs, _decode
+    from solvers.task_allocation.exact import _build_highs, _decode, remember_lp
 
     a = arrays(inst)
     if a.orphans or a.makespan:
@@ -203,6 +203,10 @@ def run_lp_tabu(inst: Instance, budget: Budget, hint: Solution | None = None) ->
     start = None
     if out.model_status == highspy.HighsModelStatus.kOptimal:
         values = np.asarray(h.getSolution().col_value)[: len(agents)]
+        if bound is not None:  # reduced costs for the MIP's variable fixing
+            rc = np.full((a.m, a.n), np.inf)
+            rc[agents, tasks] = np.asarray(h.getSolution().col_dual)[: len(agents)]
+            remember_lp(a, bound, rc)
         start = _decode(a, agents, tasks, values)
         stats["lp_split_tasks"] = int(np.sum((values > 1e-6) & (values < 1 - 1e-6)))
         if start.min() < 0:
