@@ -36,7 +36,7 @@ def _compiled() -> None:
     warmup(["task_allocation"])
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10_000), m=st.integers(2, 3), n=st.integers(3, 7), kind=st.sampled_from(["C", "D"])
 )
@@ -192,7 +192,7 @@ def test_knapsack_dp_matches_enumeration() -> None:
         assert weight @ take <= cap and profit @ take == pytest.approx(got)
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10_000), m=st.integers(2, 3), n=st.integers(3, 7), kind=st.sampled_from(["C", "D"])
 )
@@ -262,7 +262,7 @@ def test_auto_bounds_and_objectives_on_whole_sets(shared_data: Path, group: str)
             assert r.objective == best, path.name
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10_000), m=st.integers(2, 3), n=st.integers(4, 7), kind=st.sampled_from(["C", "D"])
 )
