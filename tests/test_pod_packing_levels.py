@@ -213,3 +213,51 @@ def test_bench_failing_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert parts[1] == "2"
     improved, certified, unresolved = (float(parts[i].rstrip("%")) for i in (2, 3, 5))
     assert improved + certified + unresolved == pytest.approx(100.0)
+
+
+# -- DefaultPreemption in the replica ------------------------------------------------------------------
+def preemption_instance(allow: bool) -> Instance:
+    """Two 4-cpu nodes, each 3 cpu used by lower-priority evictable pods; a 2-cpu pod of priority 100."""
+    running = [
+        pod("r-a1", 1000, 1, node="a", evictable=True),
+        pod("r-a2", 2000, 5, node="a", evictable=True),
+        pod("r-b1", 3000, 50, node="b", evictable=True),
+    ]
+    return inst_of(
+        [node("a", 4000), node("b", 4000)],
+        [pod("p", 2000, 100)],
+        running=running,
+        options={"allow_evictions": allow, "max_moves": 0, "packing": "none"},
+    )
+
+
+def test_kube_preempts_least_important_victims_and_reprieves() -> None:
+    """The pod fits nowhere; on node a evicting only r-a1 (priority 1) suffices (r-a2 is reprieved),
+    which beats node b whose victim has priority 50; the answer passes evaluate."""
+    inst = preemption_instance(True)
+    res = solve(inst, "kube")
+    assert res.solution is not None and evaluate(inst, res.solution).feasible
+    assert dict(res.solution.placements) == {"p": "a"}
+    assert res.solution.evictions == ("r-a1",)
+
+
+def test_kube_does_not_preempt_without_permission() -> None:
+    """Without allow_evictions the replica leaves the pod pending and evicts nothing."""
+    inst = preemption_instance(False)
+    res = solve(inst, "kube")
+    assert res.solution is not None and dict(res.solution.placements) == {"p": None}
+    assert res.solution.evictions == ()
+
+
+def test_kube_never_preempts_equal_or_higher_priority() -> None:
+    """Running pods of priority >= the pending pod's are never victims."""
+    running = [pod("r", 3000, 100, node="a", evictable=True)]
+    inst = inst_of(
+        [node("a", 4000)],
+        [pod("p", 2000, 100)],
+        running=running,
+        options={"allow_evictions": True, "max_moves": 0, "packing": "none"},
+    )
+    res = solve(inst, "kube")
+    assert res.solution is not None and dict(res.solution.placements) == {"p": None}
+    assert res.solution.evictions == ()

@@ -17,8 +17,10 @@ and affinity preferences, spread scoring) are not replicated. GPU devices: best 
 least free milli that still fits a share; the lowest free whole devices for whole-GPU pods).
 
 Gangs: when the queue reaches a gang's first member, all its members are scheduled in queue order and
-rolled back if one fails. No preemption yet: running pods stay where they are (a later issue adds
-DefaultPreemption), so this solver never evicts or moves.
+rolled back if one fails. Preemption (DefaultPreemption, when ``options.allow_evictions``): a pod that
+fits nowhere may evict evictable running pods of lower priority on one node, chosen and trimmed as
+:meth:`ClusterState.preempt` describes (gang members do not preempt; pods placed by this batch are
+never victims, as they are not running yet). The replica never moves pods.
 
 Budget: polled between pods; pods not reached when the budget stops are left pending (the answer stays
 feasible).
@@ -66,6 +68,7 @@ class ClusterState:
         #: newly placed pods whose affinity / hard spread must stay satisfied (final-state semantics)
         self.watchers: list[tuple[Pod, int]] = []
         self.labels = [nd.labels_map for nd in instance.nodes]
+        self._running_ids = {id(rp) for rp in instance.running}
         self._eligible: dict[tuple[Any, ...], list[int]] = {}
         for rp in instance.running:
             assert rp.node is not None
@@ -236,6 +239,63 @@ class ClusterState:
                             out.add(ni)
         return out
 
+    # -- preemption (DefaultPreemption, single node) ----------------------------------------------------
+    def _remove(self, pod: Pod, ni: int) -> None:
+        self.used[ni] -= self.nf.request_vector(pod)
+        self.nz_used[ni] -= self.nonzero(pod)
+        if pod.gpu is not None:
+            for g in pod.gpu_indices:
+                self.gfree[ni, g] += pod.gpu.milli
+        self.bound = [(e, n) for e, n in self.bound if e is not pod]
+        self.anti = [(e, n) for e, n in self.anti if e is not pod]
+
+    def preempt(self, pod: Pod) -> tuple[int, list[Pod]] | None:
+        """Where ``pod`` fits by evicting lower-priority evictable running pods of one node, and whom.
+
+        As DefaultPreemption: on every node passing the node-level filters, remove every running pod of
+        lower priority; if the pod then fits, re-add ("reprieve") them from the most important down,
+        keeping out only those without which it does not fit. Among candidate nodes pick the one whose
+        most important victim is least important, then the smallest sum of victim priorities, then the
+        fewest victims, then the first node. Returns None when no node works.
+        """
+        if not self.inst.options.allow_evictions:
+            return None
+        by_node: dict[int, list[Pod]] = {}
+        for e, ne in self.bound:
+            if id(e) in self._running_ids and e.evictable and e.priority < pod.priority:
+                by_node.setdefault(ne, []).append(e)
+        level = self.nf.node_level(pod)
+        best: tuple[tuple[int, int, int, int], int, list[Pod]] | None = None
+        for ni in sorted(by_node):
+            if not level[ni]:
+                continue
+            vics = by_node[ni]
+            for v in vics:
+                self._remove(v, ni)
+            out = set(vics)
+            if self.feasible(pod)[ni]:
+                for v in sorted(vics, key=lambda v: -v.priority):
+                    self._add(v, ni, v.gpu_indices)
+                    out.discard(v)
+                    if not self.feasible(pod)[ni]:
+                        self._remove(v, ni)
+                        out.add(v)
+                victims = [v for v in vics if v in out]
+                key = (
+                    max((v.priority for v in victims), default=-(1 << 62)),
+                    sum(v.priority for v in victims),
+                    len(victims),
+                    ni,
+                )
+                if best is None or key < best[0]:
+                    best = (key, ni, victims)
+            for v in vics:
+                if v in out:
+                    self._add(v, ni, v.gpu_indices)
+        if best is None:
+            return None
+        return best[1], best[2]
+
     # -- score and bind -------------------------------------------------------------------------------
     def score(self, pod: Pod, mask: np.ndarray, most: bool) -> int:
         idx = np.flatnonzero(mask)
@@ -263,14 +323,16 @@ class ClusterState:
 
 
 def schedule(
-    instance: Instance, budget: Budget, most: bool, order: list[int] | None = None
+    instance: Instance, budget: Budget, most: bool, order: list[int] | None = None, preemption: bool = True
 ) -> tuple[Solution, dict[str, Any]]:
-    """Schedule the pending pods one by one in ``order`` (default: the kube queue order)."""
+    """Schedule the pending pods one by one in ``order`` (default: the kube queue order); a pod that fits
+    nowhere preempts running pods of one node (:meth:`ClusterState.preempt`) when evictions are allowed."""
     st = ClusterState(instance)
     if order is None:
         order = sorted(range(len(instance.pods)), key=lambda i: (-instance.pods[i].priority, i))
     placement: dict[str, str | None] = {p.name: None for p in instance.pods}
     gpu: dict[str, tuple[int, ...]] = {}
+    evicted: list[str] = []
     done: set[int] = set()
     stopped = False
     for i in order:
@@ -290,8 +352,16 @@ def schedule(
             p = instance.pods[j]
             mask = st.feasible(p)
             if not mask.any():
-                chosen = []
-                break
+                pre = st.preempt(p) if len(group) == 1 and preemption else None
+                if pre is None:
+                    chosen = []
+                    break
+                ni, victims = pre
+                for v in victims:
+                    st._remove(v, ni)
+                    evicted.append(v.name)
+                chosen.append((j, ni, st.bind(p, ni)))
+                continue
             ni = st.score(p, mask, most)
             chosen.append((j, ni, st.bind(p, ni)))
         if len(chosen) < len(group):
@@ -302,8 +372,8 @@ def schedule(
             placement[instance.pods[j].name] = instance.nodes[ni].name
             if devs:
                 gpu[instance.pods[j].name] = devs
-    sol = Solution(tuple(placement.items()), (), (), tuple(gpu.items()))
-    return sol, {"stopped_early": stopped}
+    sol = Solution(tuple(placement.items()), tuple(evicted), (), tuple(gpu.items()))
+    return sol, {"stopped_early": stopped, "evictions": len(evicted)}
 
 
 def _run(instance: Instance, budget: Budget, most: bool, name: str) -> Result:
