@@ -216,11 +216,14 @@ def run_lp_tabu(inst: Instance, budget: Budget, hint: Solution | None = None) ->
         x0 = np.asarray(hint.assignment, dtype=np.int64)
         x0 = x0 if is_feasible(a, x0) else None
     best = None
+    if start is None and x0 is not None:
+        start = x0  # the LP did not finish in its share: tabu from the incumbent instead
+        stats["start"] = "hint"
     if start is not None:
         mins = np.where(a.allowed, a.obj, np.inf).min(axis=0)
         target = math.ceil(bound - 1e-6) if bound is not None else math.ceil(float(mins.sum()) - 1e-9)
         best = search(a, start, budget, target=target, stats=stats)
-    elif x0 is None:
+    else:
         x0 = improve(inst, budget, hint, stats)
     if best is None or (x0 is not None and assignment_objective(a, x0) < assignment_objective(a, best)):
         best = x0
