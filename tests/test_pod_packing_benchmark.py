@@ -27,13 +27,13 @@ def test_auto_never_worse_than_the_replicas(shared_data: Path, variant: str) -> 
     objs = {}
     for name in ("kube", "kube-most"):
         res = solve(inst, name)
-        assert res.status in (Status.FEASIBLE, Status.OPTIMAL)
+        assert res.status in (Status.FEASIBLE, Status.OPTIMAL) and res.objective is not None
         objs[name] = res.objective
     t = time.perf_counter()
     auto = solve(inst, "auto", Budget(8))
     assert time.perf_counter() - t < 8 + 2
     assert auto.solution is not None and evaluate(inst, auto.solution).feasible
-    assert auto.objective <= min(objs.values())
+    assert auto.objective is not None and auto.objective <= min(objs.values())
     assert auto.bound is not None and auto.bound <= auto.objective
 
 

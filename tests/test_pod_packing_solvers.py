@@ -54,7 +54,8 @@ def brute_force(inst: Instance) -> float:
         run_opts.append(ro)
     best = float("inf")
     for choice in itertools.product(*pending, *run_opts):
-        pc, rc = choice[: len(inst.pods)], choice[len(inst.pods) :]
+        pc: Any = choice[: len(inst.pods)]
+        rc: Any = choice[len(inst.pods) :]
         gpu = [(p.name, g) for p, (nn, g) in zip(inst.pods, pc, strict=True) if nn is not None and g]
         ev = [r.name for r, (kind, _, _) in zip(inst.running, rc, strict=True) if kind == "evict"]
         mv = [(r.name, nn) for r, (kind, nn, _) in zip(inst.running, rc, strict=True) if kind == "move"]
@@ -183,7 +184,8 @@ def test_exact_against_brute_force(seed: int, params: dict[str, Any]) -> None:
         res = solve(inst, name, Budget(20))
         assert res.solution is not None, (name, res.message)
         assert evaluate(inst, res.solution).feasible
-        assert res.bound is not None and res.bound <= opt <= res.objective, name
+        assert res.bound is not None and res.objective is not None
+        assert res.bound <= opt <= res.objective, name
         if name in ("cpsat", "auto"):
             assert res.status is Status.OPTIMAL and res.objective == opt, name
 
@@ -197,6 +199,7 @@ def test_property_all_solvers_feasible_and_consistent(seed: int, packing: str) -
     for name in ("kube", "kube-most", "cpsat"):
         res = solve(inst, name, Budget(10, deterministic=True))
         assert res.status in (Status.FEASIBLE, Status.OPTIMAL), (name, res.message)
+        assert res.solution is not None and res.objective is not None
         assert evaluate(inst, res.solution).feasible
         assert res.bound is None or res.bound <= res.objective
         objs[name] = (res.objective, res.status)
@@ -248,7 +251,7 @@ def test_auto_honours_budget_on_openb(shared_data: Path) -> None:
     res = solve(inst, "auto", Budget(1.5))
     elapsed = time.perf_counter() - t
     assert res.solution is not None and evaluate(inst, res.solution).feasible
-    assert res.bound is not None and res.bound <= res.objective
+    assert res.bound is not None and res.objective is not None and res.bound <= res.objective
     assert elapsed < 1.5 + 1.0, elapsed
 
 
