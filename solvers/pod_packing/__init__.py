@@ -1,4 +1,7 @@
-"""Pod packing solvers: the kube-scheduler replica (``kube``, ``kube-most``), CP-SAT (``cpsat``), the
-cheap bound (unplaceable pods) and the ``auto`` portfolio (kube -> kube-most -> cpsat, warm-started)."""
+"""Pod packing solvers: the kube-scheduler replica (``kube``, ``kube-most``, with DefaultPreemption),
+``greedy`` (priority/size orders, best fit), ``lns`` (CP-SAT on a few nodes at a time), CP-SAT whole
+(``cpsat``) and level by level (``cpsat-lex``), the capacity bound, and the ``auto`` portfolio
+(kube -> greedy -> lns -> cpsat-lex, warm-started). ``replan`` (openb arrival replay) and ``bench``
+(``allot bench pods``) are imported on demand."""
 
 from solvers.pod_packing import common, cpsat, greedy, kube, lex, lns, portfolio  # noqa: F401  (registration side effects)

@@ -36,8 +36,9 @@ Objective: sum of weight * component with ``unplaced = level size - sum placed``
 ``spread``: an integer >= every node's pod count; ``least_fragmentation``: per device a stranded-free
 variable, 0 only if the device's free milli is 0 or >= the smallest pending request). CP-SAT's objective
 bound is a proved lower bound on the encoded objective and is reported as such. The hint (kube's
-answer in ``auto``) is passed with ``add_hint``. Symmetry breaking and level-by-level solving are
-later work.
+answer in ``auto``) is passed with ``add_hint``, completed with the auxiliary literals it implies (CP-SAT
+drops an incomplete hint easily). Level-by-level solving over this model is :mod:`.lex`; the
+anti-affinity of identical pending replicas is one clique per domain instead of pairwise constraints.
 """
 
 from __future__ import annotations
