@@ -1,4 +1,4 @@
-"""``allot bench pods``: the two pod packing benchmarks of issue 4.
+"""``allot bench pods``: the pod packing benchmarks of issue 4 (failing scenarios, openb, extender).
 
 ``failing``: scenarios of :mod:`instances.pod_packing_failing` (the kube replica leaves a pod pending).
 For each budget (default 1 s and 10 s) ``auto`` (1 worker) is run on every scenario and classified:
@@ -176,7 +176,7 @@ def main(argv: list[str]) -> int:
         "which", nargs="*", choices=["failing", "openb", "extender"], default=["failing", "openb", "extender"]
     )
     ap.add_argument("--data", default=str(DEFAULT_DATA), help="shared data directory (default: %(default)s)")
-    ap.add_argument("--count", type=int, default=50, help="failing scenarios (default %(default)s)")
+    ap.add_argument("--count", type=int, default=40, help="failing scenarios (default %(default)s)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--budgets", type=float, nargs="+", default=[1.0, 10.0])
     ap.add_argument("--solver", default="auto")
