@@ -14,7 +14,7 @@ Pitfalls handled here once for every family (see ENGINEERING.md section 2):
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +52,11 @@ def solve_cpsat(
     *,
     on_solution: Callable[[cp_model.CpSolverSolutionCallback], None] | None = None,
     log_search: bool = False,
+    params: Mapping[str, Any] | None = None,
 ) -> CpSatOutcome:
+    """Solve ``model`` within the budget. ``params`` sets further CP-SAT parameters by name after the
+    defaults (e.g. ``{"cp_model_presolve": False}`` for the small sub-models of a neighbourhood search);
+    it cannot lift the budget's time limit or worker count."""
     solver = cp_model.CpSolver()
     p = solver.parameters
     p.num_workers = max(1, budget.workers)
@@ -67,6 +71,10 @@ def solve_cpsat(
         p.max_time_in_seconds = max(0.01, remaining)
     else:
         p.max_time_in_seconds = max(0.01, remaining)
+    for name, value in (params or {}).items():
+        if name in ("max_time_in_seconds", "num_workers", "num_search_workers"):
+            raise ValueError(f"{name} comes from the budget, not from params")
+        setattr(p, name, value)
 
     done = threading.Event()
 
