@@ -340,6 +340,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 tls_client_ca=args.tls_client_ca,
                 auth_token=load_token(args.auth_token_file),
                 max_message_mb=args.max_message_mb,
+                extender_port=args.extender_port,
+                extender_address=args.extender_address,
+                extender_prefix=args.extender_prefix,
+                cluster_snapshot=args.cluster_snapshot,
             )
         )
     except (RuntimeError, OSError, ValueError) as exc:
@@ -494,6 +498,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--auth-token-file", help="require 'authorization: Bearer <token>' (or set ALLOT_AUTH_TOKEN)"
     )
     sv.add_argument("--max-message-mb", type=int, default=256, help="largest request accepted (MiB)")
+    sv.add_argument("--extender-port", type=int, help="serve the kube-scheduler extender on this HTTP port")
+    sv.add_argument("--extender-address", default="127.0.0.1", help="address of the extender endpoint")
+    sv.add_argument("--extender-prefix", default="/allotment", help="URL prefix of the extender verbs")
+    sv.add_argument(
+        "--cluster-snapshot", help="kubectl get nodes,pods -A -o json file: running pods for the extender"
+    )
     sv.set_defaults(fn=cmd_serve)
 
     b = sub.add_parser("bench", help="benchmarks that print figures")

@@ -416,6 +416,29 @@ def _prefixed(inst: pb.Instance, exc: InstanceError) -> list[FieldViolation]:
     return out
 
 
+def start_extender(address: str, port: int, prefix: str, snapshot: str | None) -> Any:
+    """The kube-scheduler extender (:mod:`service.extender`) on its own HTTP port, in a thread: its
+    requests are short (one pod, names of nodes) and need no worker process. ``snapshot``: a
+    ``kubectl get nodes,pods -A -o json`` file giving the running pods (needed for nodeCacheCapable)."""
+    import json
+    import threading
+    from http.server import ThreadingHTTPServer
+    from pathlib import Path
+
+    from service.extender import Extender, make_handler
+
+    ext = Extender()
+    if snapshot:
+        ext.set_cluster(json.loads(Path(snapshot).read_text()))
+    httpd = ThreadingHTTPServer((address, port), make_handler(ext, prefix))
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, name="extender-http", daemon=True).start()
+    log.info(
+        "scheduler extender on http://%s:%d%s/{filter,prioritize,preempt}", address, port, prefix.rstrip("/")
+    )
+    return httpd
+
+
 async def serve(
     address: str = "127.0.0.1:50051",
     *,
@@ -433,6 +456,10 @@ async def serve(
     tls_client_ca: str | None = None,
     auth_token: str | None = None,
     max_message_mb: int = 256,
+    extender_port: int | None = None,
+    extender_address: str = "127.0.0.1",
+    extender_prefix: str = "/allotment",
+    cluster_snapshot: str | None = None,
     ready: asyncio.Event | None = None,
 ) -> None:
     """Run the server until SIGTERM/SIGINT; then NOT_SERVING, refuse new work, finish in-flight solves."""
@@ -490,8 +517,13 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    extender_http = None
+    if extender_port is not None:
+        extender_http = start_extender(extender_address, extender_port, extender_prefix, cluster_snapshot)
     await stop.wait()
     log.info("shutting down: NOT_SERVING, grace %.1fs", grace_s)
+    if extender_http is not None:
+        extender_http.shutdown()  # kube-scheduler treats the extender as ignorable: it goes on without it
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     # Async jobs first: their bookkeeping stops and they stay QUEUED/RUNNING in the store, resumable.

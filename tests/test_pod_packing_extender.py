@@ -171,3 +171,35 @@ def test_latency_1000_nodes_node_cache_capable() -> None:
             worst = max(worst, time.perf_counter() - t)
         assert len(res["NodeNames"]) == 1000 and len(pr) == 1000
     assert worst < 1.0
+
+
+def test_allot_serve_exposes_the_extender(tmp_path: Any) -> None:
+    """`allot serve --extender-port P --cluster-snapshot FILE` answers kube-scheduler's filter and
+    prioritize calls over HTTP next to gRPC, with the running pods of the snapshot taken into account."""
+    from test_service_grpc import _free_port, running_server
+
+    _, nodes = cluster()
+    snapshot = tmp_path / "cluster.json"
+    running = [{**k8s_pod("default/r-low", "1500m", "1Gi", node="n0"), "kind": "Pod"}]
+    snapshot.write_text(
+        json.dumps({"kind": "List", "items": [{**n, "kind": "Node"} for n in nodes] + running})
+    )
+    port = _free_port()
+    args = ("--workers", "1", "--extender-port", str(port), "--cluster-snapshot", str(snapshot))
+    with running_server(*args):
+        base = f"http://127.0.0.1:{port}/allotment"
+
+        def post(verb: str, body: dict[str, Any]) -> Any:
+            req = urllib.request.Request(f"{base}/{verb}", json.dumps(body).encode(), method="POST")
+            req.add_header("Content-Type", "application/json")
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return json.loads(resp.read())
+
+        pod = k8s_pod("default/p", "3", "1Gi")
+        names = {"Pod": pod, "Nodes": None, "NodeNames": ["n0", "n1", "n2"]}
+        res = post("filter", names)
+        assert res["Error"] == "" and res["NodeNames"] == ["n2"]
+        assert set(res["FailedNodes"]) == {"n0"} and set(res["FailedAndUnresolvableNodes"]) == {"n1"}
+        scores = post("prioritize", names)
+        assert {s["Host"] for s in scores} == {"n0", "n1", "n2"}
+        assert all(0 <= s["Score"] <= MAX_PRIORITY for s in scores)

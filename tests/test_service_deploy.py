@@ -24,6 +24,7 @@ def test_kubernetes_manifest_runs_a_valid_serve_command() -> None:
     port = int(args.address.rsplit(":", 1)[1])
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports["grpc"] == port and ports["metrics"] == args.metrics_port
+    assert ports["extender"] == args.extender_port
     assert container["readinessProbe"]["grpc"]["port"] == port
     assert pod["terminationGracePeriodSeconds"] > args.grace
     service = next(d for d in docs if d["kind"] == "Service")
@@ -44,3 +45,21 @@ def test_dockerfile_command_parses_and_copies_every_package() -> None:
     assert build_parser().parse_args(argv).command == "serve"
     for package in ("models", "solvers", "service", "instances", "protos"):
         assert f"COPY {package} {package}" in text
+
+
+def test_scheduler_config_points_at_the_extender() -> None:
+    """The example KubeSchedulerConfiguration is ignorable and targets the extender's port and prefix."""
+    config = yaml.safe_load((DEPLOY / "kube-scheduler-config.yaml").read_text())
+    (ext,) = config["extenders"]
+    assert ext["ignorable"] is True
+    assert {ext["filterVerb"], ext["prioritizeVerb"], ext["preemptVerb"]} == {
+        "filter",
+        "prioritize",
+        "preempt",
+    }
+    docs = list(yaml.safe_load_all((DEPLOY / "kubernetes.yaml").read_text()))
+    (container,) = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    args = build_parser().parse_args(container["args"])
+    assert ext["urlPrefix"].endswith(f":{args.extender_port}{args.extender_prefix}")
