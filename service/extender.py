@@ -50,6 +50,8 @@ from models.pod_packing import GPU_MILLI, Instance, Node, Options, Pod, node_fil
 from solvers.pod_packing.kube import ClusterState
 
 MAX_PRIORITY = 10
+#: Largest request body read (a full NodeList of 1,000 nodes is about 0.6 MB).
+MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 class ExtenderError(ValueError):
@@ -339,7 +341,18 @@ def make_handler(extender: Extender, prefix: str = "/") -> type[BaseHTTPRequestH
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:
-            n = int(self.headers.get("Content-Length") or 0)
+            try:
+                n = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                n = -1
+            if not 0 <= n <= MAX_BODY_BYTES:  # refuse before reading: no unbounded allocation
+                payload = json.dumps({"Error": f"request body must be 0..{MAX_BODY_BYTES} bytes"}).encode()
+                self.send_response(413)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return
             body = self.rfile.read(n)
             path = self.path.split("?", 1)[0]
             verb = path[len(base) :] if path.startswith(base) else ""
