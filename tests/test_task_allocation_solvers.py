@@ -7,6 +7,7 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -170,7 +171,7 @@ def test_deterministic_for_a_seed(name: str) -> None:
 
 def test_progress_is_reported() -> None:
     """auto reports improving incumbents through the budget's progress callback."""
-    seen = []
+    seen: list[Any] = []
     inst = generate(2, num_agents=5, num_tasks=30)
     solve(inst, "auto", Budget(5, on_progress=seen.append))
     objs = [p.objective for p in seen if p.solution is not None]
