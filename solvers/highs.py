@@ -62,7 +62,9 @@ def run_highs(h: highspy.Highs, budget: Budget, *, is_mip: bool = True) -> Highs
     ms = h.getModelStatus()
     info = h.getInfo()
     infeasible = ms == highspy.HighsModelStatus.kInfeasible
-    has = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    # a primal solution exists when HiGHS says it is feasible, or when the model was solved to optimality
+    # (an LP solved by simplex may leave primal_solution_status unset in highspy 1.14)
+    has = info.primal_solution_status == 2 or ms == highspy.HighsModelStatus.kOptimal
     x = np.asarray(h.getSolution().col_value) if has else None
     obj = h.getInfo().objective_function_value if has else None
     if is_mip:

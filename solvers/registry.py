@@ -46,7 +46,7 @@ class SolverInfo:
 
 _SOLVERS: dict[str, dict[str, SolverInfo]] = {p: {} for p in FAMILIES}
 _BOUNDS: dict[str, BoundFn] = {}
-_WARMUPS: dict[str, Callable[[], None]] = {}
+_WARMUPS: dict[str, list[Callable[[], None]]] = {}
 _loaded: set[str] = set()
 
 
@@ -72,10 +72,11 @@ def register_bound(problem: str) -> Callable[[BoundFn], BoundFn]:
 
 
 def register_warmup(problem: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
-    """A function that compiles the family's Numba kernels on a tiny input (run at worker start-up)."""
+    """A function that compiles some of the family's Numba kernels on a tiny input (run at worker
+    start-up). A family may register several; all of them run."""
 
     def deco(fn: Callable[[], None]) -> Callable[[], None]:
-        _WARMUPS[problem] = fn
+        _WARMUPS.setdefault(problem, []).append(fn)
         return fn
 
     return deco
@@ -106,11 +107,11 @@ def warmup(problems: list[str] | None = None) -> dict[str, float]:
     for problem in problems or list(FAMILIES):
         _load(problem)
         t0 = time.perf_counter()
-        if problem in _WARMUPS:
+        for fn in _WARMUPS.get(problem, []):
             try:
-                _WARMUPS[problem]()
+                fn()
             except Exception:  # one family's broken warm-up must not take the others (or a server) down
-                log.exception("warm-up of %s failed; its kernels will compile on first use", problem)
+                log.exception("warm-up %s of %s failed; its kernels will compile on first use", fn, problem)
         times[problem] = time.perf_counter() - t0
     return times
 
