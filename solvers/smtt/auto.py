@@ -47,7 +47,7 @@ def _ls_step(inst: Instance, budget: Budget, hint: Any) -> Result:
 
 def stall_kicks(n: int) -> int:
     """Kicks without improvement before ids hands over to the exact step."""
-    return max(200, 20 * n)
+    return max(500, 100 * n)
 
 
 STEPS = [
