@@ -54,6 +54,9 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Allotment"].full_name
 DEFAULT_TIME_LIMIT_S = 10.0
 MAX_TIME_LIMIT_S = 3600.0
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+#: Requests up to this size are validated on the event loop (well under a millisecond); larger ones in a
+#: thread, so a big instance cannot stall the loop.
+INLINE_PARSE_BYTES = 64 * 1024
 
 
 def deadline_margin(remaining: float) -> float:
@@ -201,6 +204,8 @@ class AllotmentServicer(_JobRpcs, pb_grpc.AllotmentServicer):
         # read on the loop (the context is not thread-safe); a job outlives its RPC: no deadline
         remaining = context.time_remaining() if use_deadline else None
         try:
+            if request.ByteSize() <= INLINE_PARSE_BYTES:  # small: a thread hop would cost more than parsing
+                return self._prepare(request, remaining)
             return await asyncio.to_thread(self._prepare, request, remaining)
         except InvalidRequest as exc:
             await self._reject(context, exc)
