@@ -506,6 +506,9 @@ async def serve(
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     await server.start()
     log.info("listening on %s; starting %d workers", address, workers)
+    # The server process checks solver names against the registry: import every family's solver
+    # package now (numba, ortools, highspy: about 2 s) rather than inside the first request's deadline.
+    await asyncio.to_thread(registry.all_solvers)
     await pool.start()
     resumed = await servicer.jobs.start()
     if resumed:
