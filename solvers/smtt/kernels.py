@@ -313,5 +313,6 @@ def warm() -> None:
     seq_cost(s, p, d, w)
     st = np.zeros(2, dtype=np.int64)
     descend(s, p, d, w, st, 1000)
+    descend(s, p, d, w, st, 1000, False)  # dynasearch passes `swaps` explicitly: another signature
     perturb(s, np.array([12345], dtype=np.uint64), 2)
     min_cost_assignment(np.array([[1, 2], [3, 1]], dtype=np.int64))
