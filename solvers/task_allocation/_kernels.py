@@ -204,6 +204,24 @@ def repair(
 
 
 @njit(cache=True)
+def _swap_fits(loads: np.ndarray, dem: np.ndarray, cap: np.ndarray, a: int, b: int, j: int, k: int) -> bool:
+    """Whether exchanging task j (on agent a) and task k (on agent b) keeps every capacity."""
+    for r in range(loads.shape[0]):
+        if loads[r, a] - dem[r, a, j] + dem[r, a, k] > cap[r, a]:
+            return False
+        if loads[r, b] - dem[r, b, k] + dem[r, b, j] > cap[r, b]:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _apply_swap(loads: np.ndarray, dem: np.ndarray, a: int, b: int, j: int, k: int) -> None:
+    for r in range(loads.shape[0]):
+        loads[r, a] += dem[r, a, k] - dem[r, a, j]
+        loads[r, b] += dem[r, b, j] - dem[r, b, k]
+
+
+@njit(cache=True)
 def improve_cost(
     assign: np.ndarray, cost: np.ndarray, dem: np.ndarray, cap: np.ndarray, allowed: np.ndarray, passes: int
 ) -> int:
@@ -246,18 +264,8 @@ def improve_cost(
                 d = cost[b, j] + cost[a, k] - cost[a, j] - cost[b, k]
                 if d >= 0:
                     continue
-                ok = True
-                for r in range(R):
-                    if loads[r, a] - dem[r, a, j] + dem[r, a, k] > cap[r, a]:
-                        ok = False
-                        break
-                    if loads[r, b] - dem[r, b, k] + dem[r, b, j] > cap[r, b]:
-                        ok = False
-                        break
-                if ok:
-                    for r in range(R):
-                        loads[r, a] += dem[r, a, k] - dem[r, a, j]
-                        loads[r, b] += dem[r, b, j] - dem[r, b, k]
+                if _swap_fits(loads, dem, cap, a, b, j, k):
+                    _apply_swap(loads, dem, a, b, j, k)
                     assign[j] = b
                     assign[k] = a
                     moved += 1
@@ -324,20 +332,10 @@ def improve_makespan(
                 nb = L[b] - p[b, k] + p[b, j]
                 if na >= top or nb >= top:
                     continue
-                ok = True
-                for r in range(R):
-                    if loads[r, a] - dem[r, a, j] + dem[r, a, k] > cap[r, a]:
-                        ok = False
-                        break
-                    if loads[r, b] - dem[r, b, k] + dem[r, b, j] > cap[r, b]:
-                        ok = False
-                        break
-                if ok:
+                if _swap_fits(loads, dem, cap, a, b, j, k):
                     L[a] = na
                     L[b] = nb
-                    for r in range(R):
-                        loads[r, a] += dem[r, a, k] - dem[r, a, j]
-                        loads[r, b] += dem[r, b, j] - dem[r, b, k]
+                    _apply_swap(loads, dem, a, b, j, k)
                     assign[j] = b
                     assign[k] = a
                     found = True
