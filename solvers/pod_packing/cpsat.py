@@ -671,19 +671,24 @@ class PodModel:
         return Solution(tuple(placements), tuple(evictions), tuple(moves), tuple(gpu))
 
 
+def build_stopped(instance: Instance, budget: Budget, solver: str, t0: float) -> Result:
+    """The answer of a CP-SAT solver whose model build ran out of budget (no solution, no bound)."""
+    return Result(
+        instance.PROBLEM,
+        Status.NO_SOLUTION,
+        solver,
+        limit=budget.limit_reason(),
+        stats={"build_s": round(time.perf_counter() - t0, 4), "stopped_while_building": True},
+    )
+
+
 @register("pod_packing", "cpsat", "exact", "CP-SAT over pods x feasible nodes, lexicographic objective")
 def run_cpsat(instance: Instance, budget: Budget, hint: Any = None) -> Result:
     t0 = time.perf_counter()
     try:
         pm = PodModel(instance, budget)
     except BuildStopped:
-        return Result(
-            instance.PROBLEM,
-            Status.NO_SOLUTION,
-            "cpsat",
-            limit=budget.limit_reason(),
-            stats={"build_s": round(time.perf_counter() - t0, 4), "stopped_while_building": True},
-        )
+        return build_stopped(instance, budget, "cpsat", t0)
     if hint is not None:
         pm.add_hint(hint)
     build = time.perf_counter() - t0

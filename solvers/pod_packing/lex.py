@@ -36,7 +36,7 @@ from models.pod_packing import Instance, Solution, evaluate
 from solvers.budget import Budget
 from solvers.cpsat import solve_cpsat
 from solvers.pod_packing.common import forced_unplaced, lex_lower_bound
-from solvers.pod_packing.cpsat import BuildStopped, PodModel
+from solvers.pod_packing.cpsat import BuildStopped, PodModel, build_stopped
 from solvers.registry import register
 from solvers.result import Result, Status
 
@@ -73,13 +73,7 @@ def run_lex(instance: Instance, budget: Budget, hint: Any = None) -> Result:
     try:
         pm = PodModel(instance, budget)
     except BuildStopped:
-        return Result(
-            instance.PROBLEM,
-            Status.NO_SOLUTION,
-            "cpsat-lex",
-            limit=budget.limit_reason(),
-            stats={"build_s": round(time.perf_counter() - t0, 4), "stopped_while_building": True},
-        )
+        return build_stopped(instance, budget, "cpsat-lex", t0)
     stats["build_s"] = round(time.perf_counter() - t0, 4)
     m = pm.m
     levels = sorted({p.priority for p in instance.pods}, reverse=True)
