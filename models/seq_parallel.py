@@ -73,6 +73,12 @@ _COST_KEYS = (
 #: Cost-model presets (see "Presets" above). gpt-7b from flexsp-reference.json (64 GPUs, ZeRO-3, 384K):
 #: model_state_mb = 7.8498687744140625 B params * 16 bytes / 64 * 1024 = 2009.56640625 MB;
 #: comm volume 4*2*L*H*2/2^20 MB per token = 2.0 for L=32, H=4096.
+#: FlexSP's all-to-all bandwidth table (MB/ms by degree) of its 64-GPU cluster, shared by every preset.
+_FLEXSP_64GPU_BANDWIDTH: dict[str, dict[str, float]] = {
+    "bandwidth_intra_node": {"2": 119.54, "4": 104.07, "8": 96.5},
+    "bandwidth_inter_node": {"16": 10.33, "32": 5.94, "64": 4.87},
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "gpt-7b": {
         "name": "gpt-7b",
@@ -80,8 +86,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "alpha2": 0.1839576,
         "beta_ms": 629.3563,
         "comm_mb_per_token": 2.0,
-        "bandwidth_intra_node": {"2": 119.54, "4": 104.07, "8": 96.5},
-        "bandwidth_inter_node": {"16": 10.33, "32": 5.94, "64": 4.87},
+        **_FLEXSP_64GPU_BANDWIDTH,
         "model_state_mb": 2009.56640625,
         "activation_mb_per_token": 4.480441895,
     },
@@ -91,8 +96,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "alpha2": 0.3060189,
         "beta_ms": 1132.5632,
         "comm_mb_per_token": 3.125,
-        "bandwidth_intra_node": {"2": 119.54, "4": 104.07, "8": 96.5},
-        "bandwidth_inter_node": {"16": 10.33, "32": 5.94, "64": 4.87},
+        **_FLEXSP_64GPU_BANDWIDTH,
         "model_state_mb": 3592.0849609375,
         "activation_mb_per_token": 4.220439453,
     },
@@ -102,8 +106,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "alpha2": 0.8035742,
         "beta_ms": 2789.3644,
         "comm_mb_per_token": 6.09375,
-        "bandwidth_intra_node": {"2": 119.54, "4": 104.07, "8": 96.5},
-        "bandwidth_inter_node": {"16": 10.33, "32": 5.94, "64": 4.87},
+        **_FLEXSP_64GPU_BANDWIDTH,
         "model_state_mb": 8375.123046875,
         "activation_mb_per_token": 3.417381836,
     },
