@@ -65,11 +65,6 @@ class Checker:
     def add(self, path: str, message: str) -> None:
         self.violations.append(FieldViolation(path, message))
 
-    def check(self, ok: bool, path: str, message: str) -> bool:
-        if not ok:
-            self.add(path, message)
-        return ok
-
     def raise_if_any(self) -> None:
         if self.violations:
             raise InstanceError(self.violations)

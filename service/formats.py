@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import models
-from models.common import FieldViolation, InstanceError
+from models.common import InstanceError
 
 FORMATS = ("auto", "json", "orlib-wt", "orlib-gap", "kubectl")
 
@@ -131,7 +131,3 @@ def read_file(path: Path, fmt: str = "auto", *, jobs: int | None = None) -> list
             raise FormatError(f"{path}: {exc}") from None
         return [(str(path), _with_name(inst, str(path)))]
     raise FormatError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-
-
-def as_error(message: str) -> InstanceError:
-    return InstanceError([FieldViolation("", message)])

@@ -84,10 +84,6 @@ def _bad_request_status(message: str, violations: list[FieldViolation]) -> grpc.
     return rpc_status.to_status(st)
 
 
-class Overloaded(Exception):
-    """The queue is full: the client should retry later (RESOURCE_EXHAUSTED with a RetryInfo hint)."""
-
-
 def _log_result(method: str, request_id: str, res: Result) -> None:
     """One line per answered solve; the fields are also structured (``allot --log-format json``)."""
     log.info(
@@ -111,67 +107,7 @@ def _log_result(method: str, request_id: str, res: Result) -> None:
     )
 
 
-class _JobRpcs:
-    """The asynchronous job RPCs (see :mod:`service.jobs`), mixed into the servicer."""
-
-    jobs: JobManager
-
-    async def _admit(
-        self, request: pb.SolveRequest, context: grpc.aio.ServicerContext, *, use_deadline: bool = True
-    ) -> tuple[Any, str, SolveSpec] | None:
-        raise NotImplementedError
-
-    async def SubmitJob(self, request: pb.SubmitJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
-        if request.request_id:
-            existing = self.jobs.store.by_request_id(request.request_id)
-            if existing is not None:
-                return existing
-        admitted = await self._admit(request.solve, context, use_deadline=False)
-        if admitted is None:  # pragma: no cover - _admit aborted the RPC
-            raise AssertionError("unreachable")
-        job = self.jobs.submit(request, admitted)
-        log.info(
-            "job %s submitted",
-            job.id,
-            extra={"request_id": request.request_id, "job_id": job.id, "problem": job.problem},
-        )
-        return job
-
-    async def _found(self, job: pb.Job | None, job_id: str, context: grpc.aio.ServicerContext) -> pb.Job:
-        if job is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no job {job_id!r}")
-            raise AssertionError("unreachable")
-        return job
-
-    async def GetJob(self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
-        return await self._found(self.jobs.get(request.id), request.id, context)
-
-    async def WaitJob(self, request: pb.WaitJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
-        if not math.isfinite(request.timeout_s) or request.timeout_s < 0:
-            st = _bad_request_status(
-                "invalid timeout", [FieldViolation("timeout_s", "must be a finite number >= 0")]
-            )
-            await context.abort(st.code, st.details, st.trailing_metadata)
-        timeout = min(request.timeout_s or 30.0, 3600.0)
-        remaining = context.time_remaining()
-        if remaining is not None:
-            timeout = max(0.0, min(timeout, remaining - deadline_margin(remaining)))
-        return await self._found(await self.jobs.wait(request.id, timeout), request.id, context)
-
-    async def CancelJob(self, request: pb.CancelJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
-        return await self._found(await self.jobs.cancel(request.id), request.id, context)
-
-    async def ListJobs(
-        self, request: pb.ListJobsRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ListJobsResponse:
-        limit = request.limit or 100
-        if not 1 <= limit <= 1000:
-            st = _bad_request_status("invalid limit", [FieldViolation("limit", "must be between 1 and 1000")])
-            await context.abort(st.code, st.details, st.trailing_metadata)
-        return pb.ListJobsResponse(jobs=self.jobs.list_jobs(request.state, limit))
-
-
-class AllotmentServicer(_JobRpcs, pb_grpc.AllotmentServicer):
+class AllotmentServicer(pb_grpc.AllotmentServicer):
     def __init__(
         self,
         pool: WorkerPool,
@@ -358,6 +294,56 @@ class AllotmentServicer(_JobRpcs, pb_grpc.AllotmentServicer):
             for info in registry.solvers_for(p).values():
                 out.solvers.add(problem=p, name=info.name, kind=info.kind, description=info.description)
         return out
+
+    # -- asynchronous jobs (service.jobs) ------------------------------------------------------------
+    async def SubmitJob(self, request: pb.SubmitJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
+        if request.request_id:
+            existing = self.jobs.store.by_request_id(request.request_id)
+            if existing is not None:
+                return existing
+        admitted = await self._admit(request.solve, context, use_deadline=False)
+        if admitted is None:  # pragma: no cover - _admit aborted the RPC
+            raise AssertionError("unreachable")
+        job = self.jobs.submit(request, admitted)
+        log.info(
+            "job %s submitted",
+            job.id,
+            extra={"request_id": request.request_id, "job_id": job.id, "problem": job.problem},
+        )
+        return job
+
+    async def _found(self, job: pb.Job | None, job_id: str, context: grpc.aio.ServicerContext) -> pb.Job:
+        if job is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no job {job_id!r}")
+            raise AssertionError("unreachable")
+        return job
+
+    async def GetJob(self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
+        return await self._found(self.jobs.get(request.id), request.id, context)
+
+    async def WaitJob(self, request: pb.WaitJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
+        if not math.isfinite(request.timeout_s) or request.timeout_s < 0:
+            st = _bad_request_status(
+                "invalid timeout", [FieldViolation("timeout_s", "must be a finite number >= 0")]
+            )
+            await context.abort(st.code, st.details, st.trailing_metadata)
+        timeout = min(request.timeout_s or 30.0, 3600.0)
+        remaining = context.time_remaining()
+        if remaining is not None:
+            timeout = max(0.0, min(timeout, remaining - deadline_margin(remaining)))
+        return await self._found(await self.jobs.wait(request.id, timeout), request.id, context)
+
+    async def CancelJob(self, request: pb.CancelJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
+        return await self._found(await self.jobs.cancel(request.id), request.id, context)
+
+    async def ListJobs(
+        self, request: pb.ListJobsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListJobsResponse:
+        limit = request.limit or 100
+        if not 1 <= limit <= 1000:
+            st = _bad_request_status("invalid limit", [FieldViolation("limit", "must be between 1 and 1000")])
+            await context.abort(st.code, st.details, st.trailing_metadata)
+        return pb.ListJobsResponse(jobs=self.jobs.list_jobs(request.state, limit))
 
 
 def register(servicer: Any, server: grpc.aio.Server) -> None:

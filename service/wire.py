@@ -254,7 +254,3 @@ def progress_to_pb(problem: str, p: Any) -> pb.Progress:
     if p.solution is not None:
         out.solution.CopyFrom(solution_to_pb(problem, p.solution))
     return out
-
-
-def violations_to_pb(exc: InstanceError) -> list[pb.FieldViolation]:
-    return [pb.FieldViolation(field=v.path, description=v.message) for v in exc.violations]

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from solvers.result import Limit, Result, Status, gap
+from solvers.result import Limit, Result, Status
 
 log = logging.getLogger(__name__)
 
@@ -488,7 +488,3 @@ def _better(a: ProgressMsg, b: ProgressMsg) -> bool:
     if a.objective is None:
         return False
     return b.objective is None or a.objective < b.objective
-
-
-def progress_gap(p: ProgressMsg) -> float | None:
-    return gap(p.objective, p.bound)
