@@ -523,8 +523,8 @@ async def serve(
     # Async jobs first: their bookkeeping stops and they stay QUEUED/RUNNING in the store, resumable.
     await servicer.jobs.close()
     # In-flight sync solves get the first half of the grace period to finish, then are told to stop
-    # and answer with their incumbent (which takes a solver well under a second, measured 0.2-0.6 s
-    # under load), so their clients get an answer rather than CANCELLED.
+    # and answer with their incumbent (test_graceful_shutdown_answers_in_flight_solve checks this fits
+    # in a 4 s grace), so their clients get an answer rather than CANCELLED.
     wrap_up = loop.call_later(grace_s / 2, pool.cancel_running)
     await server.stop(grace_s)  # refuses new RPCs at once, waits for in-flight ones up to grace_s
     wrap_up.cancel()
