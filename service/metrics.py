@@ -105,17 +105,16 @@ class Metrics:
         return wrapper
 
 
-UNARY_METHODS = (
-    "Solve",
-    "Validate",
-    "ListSolvers",
-    "SubmitJob",
-    "GetJob",
-    "WaitJob",
-    "CancelJob",
-    "ListJobs",
-)
-STREAM_METHODS = ("SolveStream",)
+def _methods(streaming: bool) -> tuple[str, ...]:
+    """The service's RPC names, from the proto itself, so a new RPC cannot go uncounted."""
+    from service._proto.allot.v1 import allot_pb2 as pb
+
+    service = pb.DESCRIPTOR.services_by_name["Allotment"]
+    return tuple(m.name for m in service.methods if m.server_streaming == streaming)
+
+
+UNARY_METHODS = _methods(streaming=False)
+STREAM_METHODS = _methods(streaming=True)
 
 
 def instrument(servicer: Any, metrics: Metrics) -> None:

@@ -38,7 +38,7 @@ from grpc_status import rpc_status
 
 import models
 from models.common import FieldViolation, InstanceError
-from service import wire
+from service import postfilter, wire
 from service._proto.allot.v1 import allot_pb2 as pb
 from service._proto.allot.v1 import allot_pb2_grpc as pb_grpc
 from service.jobs import JobManager, JobStore
@@ -130,19 +130,26 @@ class AllotmentServicer(pb_grpc.AllotmentServicer):
         self.on_result: Callable[[Result], None] = lambda res: None  # replaced by metrics when enabled
 
     async def _admit(
-        self, request: pb.SolveRequest, context: grpc.aio.ServicerContext, *, use_deadline: bool = True
+        self,
+        request: Any,
+        context: grpc.aio.ServicerContext,
+        *,
+        use_deadline: bool = True,
+        prepare: Callable[[Any, float | None], tuple[Any, str, SolveSpec]] | None = None,
     ) -> tuple[Any, str, SolveSpec] | None:
         """Validate (in a thread: a large instance must not stall the event loop) and admit a request.
-        Aborts the RPC (and returns None) when it is invalid or the queue is full."""
+        Aborts the RPC (and returns None) when it is invalid or the queue is full. ``prepare``: how the
+        request becomes (instance, solver, spec); default: a SolveRequest's."""
         if self.pool.queued >= self.max_queue:
             await self._overloaded(context)
             return None
+        prepare = prepare or self._prepare
         # read on the loop (the context is not thread-safe); a job outlives its RPC: no deadline
         remaining = context.time_remaining() if use_deadline else None
         try:
             if request.ByteSize() <= INLINE_PARSE_BYTES:  # small: a thread hop would cost more than parsing
-                return self._prepare(request, remaining)
-            return await asyncio.to_thread(self._prepare, request, remaining)
+                return prepare(request, remaining)
+            return await asyncio.to_thread(prepare, request, remaining)
         except InvalidRequest as exc:
             await self._reject(context, exc)
             return None
@@ -166,26 +173,53 @@ class AllotmentServicer(pb_grpc.AllotmentServicer):
             instance = wire.instance_from_pb(request.instance)
         except InstanceError as exc:
             violations.extend(_prefixed(request.instance, exc))
-        opts = request.options
+        spec, solver = self._spec(request.options, instance, remaining, violations, "options")
+        return instance, solver, spec
+
+    def _prepare_postfilter(
+        self, request: pb.PostFilterRequest, remaining: float | None
+    ) -> tuple[Any, str, SolveSpec]:
+        violations: list[FieldViolation] = []
+        instance = None
+        try:
+            instance = postfilter.instance_from_request(request)
+        except InstanceError as exc:
+            violations.extend(exc.violations)
+        spec, solver = self._spec(
+            request.solve, instance, remaining, violations, "solve", postfilter.DEFAULT_TIME_LIMIT_S
+        )
+        return instance, solver, spec
+
+    def _spec(
+        self,
+        opts: pb.SolveOptions,
+        instance: Any,
+        remaining: float | None,
+        violations: list[FieldViolation],
+        path: str,
+        default_limit: float = DEFAULT_TIME_LIMIT_S,
+    ) -> tuple[SolveSpec, str]:
+        """The budget of a request's SolveOptions (at ``path``); raises InvalidRequest listing every
+        violation, those already found in the instance included."""
         solver = opts.solver or "auto"
         if instance is not None:
             known = registry.solvers_for(instance.PROBLEM)
             if solver not in known:
                 violations.append(
                     FieldViolation(
-                        "options.solver",
+                        f"{path}.solver",
                         f"unknown solver {solver!r} for {instance.PROBLEM}; known: {', '.join(known)}",
                     )
                 )
         if not math.isfinite(opts.time_limit_s) or opts.time_limit_s < 0:
-            violations.append(FieldViolation("options.time_limit_s", "must be a finite number >= 0"))
+            violations.append(FieldViolation(f"{path}.time_limit_s", "must be a finite number >= 0"))
         elif opts.time_limit_s > MAX_TIME_LIMIT_S:
-            violations.append(FieldViolation("options.time_limit_s", f"must be <= {MAX_TIME_LIMIT_S}"))
+            violations.append(FieldViolation(f"{path}.time_limit_s", f"must be <= {MAX_TIME_LIMIT_S}"))
         if not math.isfinite(opts.gap_target) or opts.gap_target < 0:
-            violations.append(FieldViolation("options.gap_target", "must be a finite number >= 0"))
+            violations.append(FieldViolation(f"{path}.gap_target", "must be a finite number >= 0"))
         if violations:
             raise InvalidRequest(violations)
-        limit = opts.time_limit_s or DEFAULT_TIME_LIMIT_S
+        limit = opts.time_limit_s or default_limit
         if remaining is not None:
             limit = max(0.0, min(limit, remaining - deadline_margin(remaining)))
         spec = SolveSpec(
@@ -195,7 +229,7 @@ class AllotmentServicer(pb_grpc.AllotmentServicer):
             deterministic=opts.deterministic,
             workers=max(1, min(opts.workers or 1, self.max_workers_per_solve)),
         )
-        return instance, solver, spec
+        return spec, solver
 
     async def _reject(self, context: grpc.aio.ServicerContext, exc: InvalidRequest) -> None:
         st = _bad_request_status(f"invalid request: {exc}"[:2000], exc.violations)
@@ -294,6 +328,18 @@ class AllotmentServicer(pb_grpc.AllotmentServicer):
             for info in registry.solvers_for(p).values():
                 out.solvers.add(problem=p, name=info.name, kind=info.kind, description=info.description)
         return out
+
+    async def PostFilter(
+        self, request: pb.PostFilterRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PostFilterResponse:
+        admitted = await self._admit(request, context, prepare=self._prepare_postfilter)
+        if admitted is None:  # pragma: no cover - _admit aborted the RPC
+            raise AssertionError("unreachable")
+        instance, solver, spec = admitted
+        res = await self.pool.submit(instance, solver, spec)
+        self.on_result(res)
+        _log_result("PostFilter", request.request_id, res)
+        return postfilter.response(instance, request.pod, wire.result_to_pb(res), res.solution)
 
     # -- asynchronous jobs (service.jobs) ------------------------------------------------------------
     async def SubmitJob(self, request: pb.SubmitJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:

@@ -270,6 +270,32 @@ def test_list_solvers_covers_every_family(stub: pb_grpc.AllotmentStub) -> None:
         assert {"portfolio", "heuristic", "exact"} <= by_problem.get(problem, set()), problem
 
 
+def test_postfilter_plans_from_kubernetes_objects(stub: pb_grpc.AllotmentStub) -> None:
+    """A PostFilter plugin sends v1.Node / v1.Pod JSON and gets a nominated node and the victims on it;
+    the plan passes the checker on the instance rebuilt here from the same objects. Bad objects are
+    INVALID_ARGUMENT naming the request field."""
+    from test_service_postfilter import cluster, request  # tests/ is on sys.path (pytest rootdir import)
+
+    from models import pod_packing
+    from service.postfilter import instance_from_request
+
+    nodes, pods = cluster()
+    req = request(nodes, pods, pod="default/p", options=pb.PackingOptions(allow_evictions=True))
+    resp = stub.PostFilter(req, timeout=30)
+    assert resp.result.status in STATUS_OK, resp.result.message
+    assert resp.nominated_node == "n0"
+    assert [(v.pod, v.node) for v in resp.victims] == [("default/r-low", "n0")]
+    inst = instance_from_request(req)
+    ev = pod_packing.evaluate(inst, wire.solution_from_pb("pod_packing", resp.result.solution))
+    assert ev.feasible and ev.objective == pytest.approx(resp.result.objective)
+    assert resp.result.bound <= resp.result.objective
+    bad = pb.PostFilterRequest(nodes=["{"], pods=req.pods, solve=pb.SolveOptions(time_limit_s=-1))
+    with pytest.raises(grpc.RpcError) as info:
+        stub.PostFilter(bad, timeout=30)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert {"nodes[0]", "solve.time_limit_s"} <= set(_field_violations(info.value))
+
+
 def _busy_worker(server_pid: int) -> int:
     """The PID of the server's worker process that is using the CPU (the one solving)."""
     children = [int(p) for p in Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()]

@@ -272,6 +272,51 @@ class ListJobsResponse(_message.Message):
     jobs: _containers.RepeatedCompositeFieldContainer[Job]
     def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ...) -> None: ...
 
+class PostFilterRequest(_message.Message):
+    __slots__ = ("nodes", "pods", "pod", "options", "solve", "request_id")
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    PODS_FIELD_NUMBER: _ClassVar[int]
+    POD_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    SOLVE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedScalarFieldContainer[str]
+    pods: _containers.RepeatedScalarFieldContainer[str]
+    pod: str
+    options: PackingOptions
+    solve: SolveOptions
+    request_id: str
+    def __init__(self, nodes: _Optional[_Iterable[str]] = ..., pods: _Optional[_Iterable[str]] = ..., pod: _Optional[str] = ..., options: _Optional[_Union[PackingOptions, _Mapping]] = ..., solve: _Optional[_Union[SolveOptions, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class Victim(_message.Message):
+    __slots__ = ("pod", "node")
+    POD_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    pod: str
+    node: str
+    def __init__(self, pod: _Optional[str] = ..., node: _Optional[str] = ...) -> None: ...
+
+class PostFilterResponse(_message.Message):
+    __slots__ = ("result", "nominated_node", "victims", "nominations", "evictions")
+    class NominationsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    NOMINATED_NODE_FIELD_NUMBER: _ClassVar[int]
+    VICTIMS_FIELD_NUMBER: _ClassVar[int]
+    NOMINATIONS_FIELD_NUMBER: _ClassVar[int]
+    EVICTIONS_FIELD_NUMBER: _ClassVar[int]
+    result: SolveResponse
+    nominated_node: str
+    victims: _containers.RepeatedCompositeFieldContainer[Victim]
+    nominations: _containers.ScalarMap[str, str]
+    evictions: _containers.RepeatedCompositeFieldContainer[Victim]
+    def __init__(self, result: _Optional[_Union[SolveResponse, _Mapping]] = ..., nominated_node: _Optional[str] = ..., victims: _Optional[_Iterable[_Union[Victim, _Mapping]]] = ..., nominations: _Optional[_Mapping[str, str]] = ..., evictions: _Optional[_Iterable[_Union[Victim, _Mapping]]] = ...) -> None: ...
+
 class Instance(_message.Message):
     __slots__ = ("smtt", "task_allocation", "pod_packing", "seq_parallel", "json")
     SMTT_FIELD_NUMBER: _ClassVar[int]

@@ -79,6 +79,11 @@ class AllotmentStub:
                 request_serializer=allot_dot_v1_dot_allot__pb2.ListJobsRequest.SerializeToString,
                 response_deserializer=allot_dot_v1_dot_allot__pb2.ListJobsResponse.FromString,
                 _registered_method=True)
+        self.PostFilter = channel.unary_unary(
+                '/allot.v1.Allotment/PostFilter',
+                request_serializer=allot_dot_v1_dot_allot__pb2.PostFilterRequest.SerializeToString,
+                response_deserializer=allot_dot_v1_dot_allot__pb2.PostFilterResponse.FromString,
+                _registered_method=True)
 
 
 class AllotmentServicer:
@@ -145,6 +150,15 @@ class AllotmentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PostFilter(self, request, context):
+        """For a kube-scheduler PostFilter plugin: the cluster state and the pods that failed to schedule, as
+        the Kubernetes objects themselves; answers a node for each pending pod it can place and the running
+        pods to evict first. The plan passed the pod-packing checker, like every Solve answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AllotmentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -192,6 +206,11 @@ def add_AllotmentServicer_to_server(servicer, server):
                     servicer.ListJobs,
                     request_deserializer=allot_dot_v1_dot_allot__pb2.ListJobsRequest.FromString,
                     response_serializer=allot_dot_v1_dot_allot__pb2.ListJobsResponse.SerializeToString,
+            ),
+            'PostFilter': grpc.unary_unary_rpc_method_handler(
+                    servicer.PostFilter,
+                    request_deserializer=allot_dot_v1_dot_allot__pb2.PostFilterRequest.FromString,
+                    response_serializer=allot_dot_v1_dot_allot__pb2.PostFilterResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -437,6 +456,33 @@ class Allotment:
             '/allot.v1.Allotment/ListJobs',
             allot_dot_v1_dot_allot__pb2.ListJobsRequest.SerializeToString,
             allot_dot_v1_dot_allot__pb2.ListJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PostFilter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/allot.v1.Allotment/PostFilter',
+            allot_dot_v1_dot_allot__pb2.PostFilterRequest.SerializeToString,
+            allot_dot_v1_dot_allot__pb2.PostFilterResponse.FromString,
             options,
             channel_credentials,
             insecure,
