@@ -13,7 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from models.pod_packing import GPU_MILLI, Instance, Pod, node_filter_reasons, objective_weights
+from models.pod_packing import (
+    GPU_MILLI,
+    Instance,
+    Pod,
+    node_filter_reasons,
+    objective_weights,
+    spread_matches,
+)
 from solvers.registry import register_bound
 
 
@@ -48,6 +55,34 @@ class NodeFilter:
     def static(self, pod: Pod) -> np.ndarray:
         """Node-level filters pass and the requests fit the empty node."""
         return self.node_level(pod) & (self.cap >= self.request_vector(pod)).all(axis=1)
+
+
+def interacting(instance: Instance) -> tuple[list[bool], list[bool]]:
+    """Per pending pod and per running pod: does it have inter-pod terms or hard spread, or is it
+    selected by some pod's term or counted by some pod's spread constraint?"""
+    everyone = [*instance.pods, *instance.running]
+    owners: dict[tuple[Any, ...], tuple[Pod, Any, bool]] = {}
+    for p in everyone:
+        for t in (*p.pod_affinity, *p.pod_anti_affinity):
+            owners.setdefault((p.namespace, "t", t), (p, t, True))
+        for c in p.hard_spread:
+            owners.setdefault((p.namespace, "s", c), (p, c, False))
+    sig_cache: dict[tuple[Any, ...], bool] = {}
+    out: list[bool] = []
+    for p in everyone:
+        if p.pod_affinity or p.pod_anti_affinity or p.hard_spread:
+            out.append(True)
+            continue
+        sig = (p.namespace, p.labels)
+        hit = sig_cache.get(sig)
+        if hit is None:
+            hit = any(
+                (t.selects(o, p) if is_term else spread_matches(o, t, p)) for o, t, is_term in owners.values()
+            )
+            sig_cache[sig] = hit
+        out.append(hit)
+    P = len(instance.pods)
+    return out[:P], out[P:]
 
 
 def forced_unplaced(instance: Instance) -> list[bool]:

@@ -35,7 +35,7 @@ import numpy as np
 
 from models.pod_packing import GPU_MILLI, Instance, Pod, Solution, evaluate, spread_eligible, spread_matches
 from solvers.budget import Budget
-from solvers.pod_packing.common import NodeFilter
+from solvers.pod_packing.common import NodeFilter, interacting
 from solvers.registry import register
 from solvers.result import Result, Status
 
@@ -69,16 +69,46 @@ class ClusterState:
         self.watchers: list[tuple[Pod, int]] = []
         self.labels = [nd.labels_map for nd in instance.nodes]
         self._running_ids = {id(rp) for rp in instance.running}
+        # pods with no inter-pod term or hard spread that no term or spread selector selects: the
+        # InterPodAffinity / PodTopologySpread filters can never reject them (nor can they break a
+        # placed pod's constraints), so they skip those checks
+        flags_p, flags_r = interacting(instance)
+        everyone = (*instance.pods, *instance.running)
+        self._plain = {id(p) for p, f in zip(everyone, (*flags_p, *flags_r), strict=True) if not f}
         self._eligible: dict[tuple[Any, ...], list[int]] = {}
+        self._sig_index: dict[tuple[Any, ...], int] = {}
+        self._sig_pods: list[Pod] = []
+        self._sig_id: dict[int, int] = {}
+        self.sig_count = np.zeros((0, n), dtype=np.int64)
+        for p in everyone:
+            self._sig_of(p)
+        self._term_memo: dict[tuple[Any, ...], tuple[list[bool], np.ndarray]] = {}
+        self._spread_memo: dict[tuple[Any, ...], tuple[list[bool], np.ndarray]] = {}
+        self._aff_nodes: dict[tuple[int, int], tuple[np.ndarray, list[int]]] = {}
+        self._req: dict[int, np.ndarray] = {}
+        self._nz: dict[int, np.ndarray] = {}
         for rp in instance.running:
             assert rp.node is not None
             ni = instance.node_index[rp.node]
             self._add(rp, ni, rp.gpu_indices)
 
     # -- bookkeeping ---------------------------------------------------------------------------------
+    def request(self, pod: Pod) -> np.ndarray:
+        r = self._req.get(id(pod))
+        if r is None:
+            r = self._req[id(pod)] = self.nf.request_vector(pod)
+        return r
+
+    def nonzero_of(self, pod: Pod) -> np.ndarray:
+        r = self._nz.get(id(pod))
+        if r is None:
+            r = self._nz[id(pod)] = self.nonzero(pod)
+        return r
+
     def _add(self, pod: Pod, ni: int, devs: tuple[int, ...]) -> None:
-        self.used[ni] += self.nf.request_vector(pod)
-        self.nz_used[ni] += self.nonzero(pod)
+        self.used[ni] += self.request(pod)
+        self.nz_used[ni] += self.nonzero_of(pod)
+        self.sig_count[self._sig_of(pod), ni] += 1
         if pod.gpu is not None:
             for g in devs:
                 self.gfree[ni, g] -= pod.gpu.milli
@@ -98,20 +128,21 @@ class ClusterState:
             self.used.copy(),
             self.nz_used.copy(),
             self.gfree.copy(),
+            self.sig_count.copy(),
             len(self.bound),
             len(self.watchers),
             len(self.anti),
         )
 
     def restore(self, snap: tuple[Any, ...]) -> None:
-        self.used, self.nz_used, self.gfree, nb, nw, na = snap
+        self.used, self.nz_used, self.gfree, self.sig_count, nb, nw, na = snap
         del self.bound[nb:]
         del self.watchers[nw:]
         del self.anti[na:]
 
     # -- filters ---------------------------------------------------------------------------------------
     def feasible(self, pod: Pod) -> np.ndarray:
-        req = self.nf.request_vector(pod)
+        req = self.request(pod)
         # NodeResourcesFit checks only the resources the pod requests (pods: always 1)
         mask = self.nf.node_level(pod) & ((self.used + req <= self.cap) | (req == 0)).all(axis=1)
         if pod.gpu is not None:
@@ -123,7 +154,67 @@ class ClusterState:
             mask = self._inter_pod(pod, mask)
         return mask
 
+    # -- inter-pod bookkeeping: bound pods counted per node and (namespace, labels) signature ----------
+    def _sig(self, pod: Pod) -> int:
+        key = (pod.namespace, pod.labels)
+        s = self._sig_index.get(key)
+        if s is None:
+            s = self._sig_index[key] = len(self._sig_pods)
+            self._sig_pods.append(pod)
+            self.sig_count = np.vstack([self.sig_count, np.zeros((1, self.sig_count.shape[1]), np.int64)])
+        return s
+
+    def _term_sigs(self, owner: Pod, term: Any) -> np.ndarray:
+        """Signatures an affinity term of ``owner`` selects (a term: one; a tuple of terms: all)."""
+        key = (owner.namespace, id(term))
+        out = self._term_memo.get(key)
+        if out is None or len(out[0]) != len(self._sig_pods):
+            vkey = (owner.namespace, term)  # equal terms of other replicas share the work
+            out = self._term_memo.get(vkey)
+            if out is None or len(out[0]) != len(self._sig_pods):
+                terms = term if isinstance(term, tuple) else (term,)
+                hits = [all(t.selects(owner, q) for t in terms) for q in self._sig_pods]
+                out = (hits, np.flatnonzero(np.array(hits, dtype=bool)))
+                self._term_memo[vkey] = out
+            self._term_memo[key] = out
+        return out[1]
+
+    def _selects(self, owner: Pod, term: Any, other: Pod) -> bool:
+        self._term_sigs(owner, term)
+        return self._term_memo[(owner.namespace, id(term))][0][self._sig_of(other)]
+
+    def _spread_sigs(self, owner: Pod, c: Any) -> np.ndarray:
+        key = (owner.namespace, id(c))
+        out = self._spread_memo.get(key)
+        if out is None or len(out[0]) != len(self._sig_pods):
+            vkey = (owner.namespace, c)
+            out = self._spread_memo.get(vkey)
+            if out is None or len(out[0]) != len(self._sig_pods):
+                hits = [spread_matches(owner, c, q) for q in self._sig_pods]
+                out = (hits, np.flatnonzero(np.array(hits, dtype=bool)))
+                self._spread_memo[vkey] = out
+            self._spread_memo[key] = out
+        return out[1]
+
+    def _spread_hit(self, owner: Pod, c: Any, other: Pod) -> bool:
+        self._spread_sigs(owner, c)
+        return self._spread_memo[(owner.namespace, id(c))][0][self._sig_of(other)]
+
+    def _sig_of(self, pod: Pod) -> int:
+        s = self._sig_id.get(id(pod))
+        if s is None:
+            s = self._sig_id[id(pod)] = self._sig(pod)
+        return s
+
+    def _per_node(self, sigs: np.ndarray) -> np.ndarray:
+        """Bound pods of the given signatures on each node."""
+        if len(sigs) == 0:
+            return np.zeros(self.sig_count.shape[1], dtype=np.int64)
+        return self.sig_count[sigs].sum(axis=0)
+
     def _inter_pod(self, pod: Pod, mask: np.ndarray) -> np.ndarray:
+        if id(pod) in self._plain:
+            return mask
         labels = self.labels
         if not (self.anti or self.watchers or pod.pod_anti_affinity or pod.pod_affinity or pod.hard_spread):
             return mask
@@ -132,36 +223,37 @@ class ClusterState:
         for e, ne in self.anti:
             for t in e.pod_anti_affinity:
                 v = labels[ne].get(t.topology_key)
-                if v is not None and t.selects(e, pod):
+                if v is not None and self._selects(e, t, pod):
                     forbidden.add((t.topology_key, v))
-        for e, ne in self.bound if pod.pod_anti_affinity else ():
-            for t in pod.pod_anti_affinity:
+        for t in pod.pod_anti_affinity:
+            cnt = self._per_node(self._term_sigs(pod, t))
+            for ne in np.flatnonzero(cnt).tolist():
                 v = labels[ne].get(t.topology_key)
-                if v is not None and t.selects(pod, e):
+                if v is not None:
                     forbidden.add((t.topology_key, v))
-        aff_ok: dict[str, set[str]] | None = None
+        aff_ok: set[str] | None = None
         self_first = False
         if pod.pod_affinity:
             terms = pod.pod_affinity
-            aff_ok = {}
+            aff_ok = set()
             any_count = False
-            for e, ne in self.bound:
-                if all(t.selects(pod, e) for t in terms):
-                    for t in terms:
-                        v = labels[ne].get(t.topology_key)
-                        if v is not None:
-                            aff_ok.setdefault(t.topology_key + "\0" + v, set())
-                            any_count = True
+            cnt = self._per_node(self._term_sigs(pod, terms))
+            for ne in np.flatnonzero(cnt).tolist():
+                for t in terms:
+                    v = labels[ne].get(t.topology_key)
+                    if v is not None:
+                        aff_ok.add(t.topology_key + "\0" + v)
+                        any_count = True
             self_first = not any_count and all(t.selects(pod, pod) for t in terms)
         blocked = self._watched(pod)
         spreads = []
         for c in pod.hard_spread:
             eligible = self.eligible(pod)
             counts = {labels[ni][c.topology_key]: 0 for ni in eligible}
-            elig = set(eligible)
-            for e, ne in self.bound:
-                if ne in elig and spread_matches(pod, c, e):
-                    counts[labels[ne][c.topology_key]] += 1
+            cnt = self._per_node(self._spread_sigs(pod, c))
+            for ni in eligible:
+                if cnt[ni]:
+                    counts[labels[ni][c.topology_key]] += int(cnt[ni])
             lo = min(counts.values()) if counts else 0
             spreads.append((c, counts, lo, 1 if spread_matches(pod, c, pod) else 0))
         if blocked:
@@ -170,7 +262,7 @@ class ClusterState:
         if not forbidden and aff_ok is None and not spreads:
             return mask
         out = mask.copy()
-        for ni in np.flatnonzero(mask):
+        for ni in np.flatnonzero(mask).tolist():
             lab = labels[ni]
             ok = not any(lab.get(k) == v for k, v in forbidden)
             if ok and aff_ok is not None:
@@ -208,7 +300,7 @@ class ClusterState:
         memo: dict[tuple[Any, ...], dict[str, int]] = {}  # identical constraints share their counts
         for w, nw in self.watchers:
             for c in w.hard_spread:
-                if not spread_matches(w, c, pod):
+                if not self._spread_hit(w, c, pod):
                     continue
                 key = c.topology_key
                 mine = labels[nw][key]
@@ -217,32 +309,47 @@ class ClusterState:
                 counts = memo.get(mkey)
                 if counts is None:
                     counts = {labels[ni][key]: 0 for ni in eligible}
-                    elig = set(eligible)
-                    for e, ne in self.bound:
-                        if ne in elig and spread_matches(w, c, e):
-                            counts[labels[ne][key]] += 1
+                    cnt = self._per_node(self._spread_sigs(w, c))
+                    for ni in eligible:
+                        if cnt[ni]:
+                            counts[labels[ni][key]] += int(cnt[ni])
                     memo[mkey] = counts
                 others = [v for d, v in counts.items() if d != mine]
                 if others and counts[mine] + 1 - min(others) > c.max_skew:
                     out.update(ni for ni in eligible if labels[ni][key] == mine)
-            if w.pod_affinity and all(t.selects(w, pod) for t in w.pod_affinity):
-                keys = [t.topology_key for t in w.pod_affinity]
-                has_partner = any(
-                    e is not w
-                    and all(t.selects(w, e) for t in w.pod_affinity)
-                    and any(k in labels[ne] for k in keys)
-                    for e, ne in self.bound
-                )
-                if not has_partner:
-                    for ni, lab in enumerate(labels):
-                        if any(k in lab for k in keys) and any(lab.get(k) != labels[nw][k] for k in keys):
-                            out.add(ni)
+            if w.pod_affinity and self._selects(w, w.pod_affinity, pod):
+                keyed, outside = self._affinity_nodes(w, nw)
+                cnt = self._per_node(self._term_sigs(w, w.pod_affinity))
+                partners = int(cnt[keyed].sum())
+                if self._selects(w, w.pod_affinity, w) and nw in keyed:
+                    partners -= 1  # w itself
+                if partners <= 0:
+                    out.update(outside)
         return out
+
+    def _affinity_nodes(self, w: Pod, nw: int) -> tuple[np.ndarray, list[int]]:
+        """Nodes carrying any of ``w``'s affinity keys, and those of them outside w's domains."""
+        key = (id(w), nw)
+        got = self._aff_nodes.get(key)
+        if got is None:
+            labels = self.labels
+            keys = [t.topology_key for t in w.pod_affinity]
+            keyed = np.array(
+                [ni for ni, lab in enumerate(labels) if any(k in lab for k in keys)], dtype=np.int64
+            )
+            outside = [
+                ni
+                for ni, lab in enumerate(labels)
+                if any(k in lab for k in keys) and any(lab.get(k) != labels[nw][k] for k in keys)
+            ]
+            got = self._aff_nodes[key] = (keyed, outside)
+        return got
 
     # -- preemption (DefaultPreemption, single node) ----------------------------------------------------
     def _remove(self, pod: Pod, ni: int) -> None:
-        self.used[ni] -= self.nf.request_vector(pod)
-        self.nz_used[ni] -= self.nonzero(pod)
+        self.used[ni] -= self.request(pod)
+        self.nz_used[ni] -= self.nonzero_of(pod)
+        self.sig_count[self._sig_of(pod), ni] -= 1
         if pod.gpu is not None:
             for g in pod.gpu_indices:
                 self.gfree[ni, g] += pod.gpu.milli
@@ -300,7 +407,7 @@ class ClusterState:
     def score(self, pod: Pod, mask: np.ndarray, most: bool) -> int:
         idx = np.flatnonzero(mask)
         cap = self.cap_cm[idx]
-        req = self.nz_used[idx] + self.nonzero(pod)
+        req = self.nz_used[idx] + self.nonzero_of(pod)
         safe = np.where(cap > 0, cap, 1)
         s = np.minimum(req, cap) * 100 // safe if most else np.where(req <= cap, (cap - req) * 100 // safe, 0)
         s = np.where(cap > 0, s, 0)
