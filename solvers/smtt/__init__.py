@@ -7,15 +7,15 @@
 * :mod:`~solvers.smtt.subset_dp` subset DP with dominance pruning, n <= 22 (exact): dp;
 * :mod:`~solvers.smtt.cpsat`  CP-SAT with dominance precedences (exact): cpsat;
 * :mod:`~solvers.smtt.mip`    linear-ordering MIP on HiGHS, small n (exact): mip;
-* :mod:`~solvers.smtt.auto`   portfolio rules -> dp (n <= 22) / lawler (unweighted) -> ids -> cpsat: auto;
+* :mod:`~solvers.smtt.lagrange` Lagrangian time-indexed bound (SSDP-style) + CP-SAT on the arcs left
+  (exact): ssdp;
+* :mod:`~solvers.smtt.auto`   portfolio rules -> dp (n <= 22) / lawler (unweighted) -> ids -> ssdp -> cpsat:
+  auto;
 * :mod:`~solvers.smtt.bounds` the cheap proved bound registered with ``register_bound``.
-
-Later methods (a Lagrangian / time-indexed bound, SSDP-style DP for weighted n = 100) add a module here
-and a line to the portfolio's step list.
 """
 
 from solvers.registry import register_bound, register_warmup
-from solvers.smtt import auto, cpsat, dynasearch, kernels, lawler, ls, mip, rules, subset_dp
+from solvers.smtt import auto, cpsat, dynasearch, kernels, lagrange, lawler, ls, mip, rules, subset_dp
 from solvers.smtt.bounds import best_bound
 
 PROBLEM = "smtt"
@@ -33,6 +33,7 @@ def _warmup() -> None:
     dynasearch.warm()
     lawler.warm()
     subset_dp.warm()
+    lagrange.warm()
 
 
-__all__ = ["auto", "cpsat", "dynasearch", "lawler", "ls", "mip", "rules", "subset_dp"]
+__all__ = ["auto", "cpsat", "dynasearch", "lagrange", "lawler", "ls", "mip", "rules", "subset_dp"]

@@ -1,4 +1,4 @@
-"""The SMTT portfolio (name ``auto``): rules -> dp (n <= 22) -> lawler (unweighted) -> ids -> cpsat.
+"""The SMTT portfolio (name ``auto``): rules -> dp (n <= 22) -> lawler (unweighted) -> ids -> ssdp -> cpsat.
 
 For n <= 22 the subset DP (:mod:`solvers.smtt.subset_dp`, well under a second) proves the optimum.
 
@@ -7,11 +7,16 @@ On unweighted instances Lawler's decomposition DP (:mod:`solvers.smtt.lawler`) g
 the chain stops; when it runs out the rest of the chain runs as for weighted instances.
 
 The rules take milliseconds and give the incumbent. Iterated dynasearch (:mod:`solvers.smtt.dynasearch`)
-gets at most :data:`LS_SHARE` of the budget (on the OR-Library sets it reaches the optimum within a
-fraction of a second); it stops early when it meets the cheap bound or after :func:`stall_kicks` kicks
-without improvement, so small instances reach CP-SAT quickly. CP-SAT then gets everything left,
-warm-started from the ILS sequence, to prove optimality (or improve). The family's cheap bound is
-added by the registry.
+gets at most :data:`LS_SHARE` of the budget, and on long budgets no more than max(:data:`LS_MIN_S`,
+:data:`LS_LONG_SHARE` of that share) (on the OR-Library sets it reaches the optimum within a fraction of
+a second); it stops early when it meets the cheap bound or after :func:`stall_kicks` kicks
+without improvement, so the proof step starts early. The Lagrangian time-indexed bound
+(:mod:`solvers.smtt.lagrange`, name ``ssdp``) then gets everything left, with the ILS sequence as its
+upper bound: subgradient and arc elimination, then CP-SAT over the arcs left; when it proves the
+incumbent optimal the result's ``bound_source`` is ``ssdp``. CP-SAT on the full model
+(:mod:`solvers.smtt.cpsat`) only runs when time is left (the bound was skipped as too large). The
+family's cheap bound is added by the registry; OPTIMAL is only reported when ceil(bound) meets the
+objective (:func:`solvers.registry.finalize`).
 """
 
 from __future__ import annotations
@@ -27,16 +32,22 @@ from solvers.smtt.bounds import best_bound
 from solvers.smtt.common import hint_sequence, result
 from solvers.smtt.cpsat import run_cpsat
 from solvers.smtt.dynasearch import iterated_dynasearch
+from solvers.smtt.lagrange import run_ssdp
 from solvers.smtt.lawler import run_lawler
 from solvers.smtt.rules import best_rule, run_rules
 from solvers.smtt.subset_dp import MAX_N as DP_MAX_N
 from solvers.smtt.subset_dp import run_dp
 
 LS_SHARE = 0.6
+LS_MIN_S = 1.0
+LS_LONG_SHARE = 0.4
 LAWLER_SHARE = 0.9
 
 
 def _ls_step(inst: Instance, budget: Budget, hint: Any) -> Result:
+    # on long budgets the bound needs the time more than ids does (it finds the OR-Library optima well
+    # within a second): at most max(LS_MIN_S, LS_LONG_SHARE of its share)
+    budget = budget.child(seconds=max(LS_MIN_S, LS_LONG_SHARE * budget.remaining()))
     start = hint_sequence(inst, hint)
     if start is None:
         start, _, _ = best_rule(inst)
@@ -55,6 +66,7 @@ STEPS = [
     Step("dp", run_dp, share=0.9, when=lambda inst: inst.n <= DP_MAX_N),
     Step("lawler", run_lawler, share=LAWLER_SHARE, when=lambda inst: not inst.weighted),
     Step("ids", _ls_step, share=LS_SHARE),
+    Step("ssdp", run_ssdp, share=1.0),
     Step("cpsat", run_cpsat, share=1.0),
 ]
 
@@ -63,7 +75,7 @@ STEPS = [
     PROBLEM,
     "auto",
     "portfolio",
-    "rules, subset DP (small n) / Lawler DP (unweighted), iterated dynasearch, CP-SAT",
+    "rules, subset DP (small n) / Lawler DP (unweighted), iterated dynasearch, Lagrangian bound, CP-SAT",
 )
 def run_auto(inst: Instance, budget: Budget, hint: Any) -> Result:
     return run_portfolio(inst, budget, STEPS, hint, name="auto")

@@ -1,0 +1,539 @@
+"""Lagrangian time-indexed bound for 1||ΣwjTj, after Tanaka, Fujikuma & Araki's successive
+sublimation DP (kind ``exact``, name ``ssdp``).
+
+Formulation
+-----------
+Drop the zero-length jobs (they go first, complete at 0 and cost 0 in some optimal sequence, and
+removing them changes no other completion time). Let T = Σp over the rest. Idle time never helps, so
+a sequence is a path 0 = t_0 < t_1 < ... < t_n = T in which arc (j, t) means "job j completes at t"
+and starts at t - p_j; its cost is Σ f_j(t) with f_j(t) = w_j max(0, t - d_j). The time-indexed
+formulation asks for such a path that uses every job *exactly once*.
+
+Stage 1 (relaxation). Relax "each job exactly once" with a multiplier μ_j (free sign, the constraint
+is an equality) and keep only "two adjacent arcs are different jobs". For a fixed μ::
+
+    L(μ) = Σ_j μ_j + min over paths P from 0 to T without adjacent repeats of Σ_{(j,t) in P} (f_j(t) - μ_j)
+
+**Validity.** Let σ be any sequence, C_j its completion times. Its arcs form a path from 0 to T
+without adjacent repeats (every job appears once), and its cost is
+Σ_j f_j(C_j) = Σ_j (f_j(C_j) - μ_j) + Σ_j μ_j >= L(μ) because the minimum runs over a superset of
+the sequences. So L(μ) <= the optimum for every μ; the reported bound is the best L over the μ
+visited. The minimum is a DP over t = 0..T keeping for each t the best and the second-best value with
+*different* last jobs (the best path into t whose last job is not j is the best one unless its last job
+is j, then the second one), O(nT) per evaluation. μ is improved by deflected subgradient steps
+(direction g + β·previous with g_j = 1 - (times job j is on the minimising path), Polyak step
+λ(UB - L)/||g||², λ halved after :data:`PATIENCE` evaluations without improvement).
+
+Restrictions that keep the bound valid. Every rule below removes arcs (j, t) that some optimal
+sequence with cost < UB (UB = the cost of a known sequence) does not use; the relaxation over the
+remaining arcs is then a lower bound on any sequence of cost < UB, so ``min(UB, L)`` is a valid lower
+bound on the optimum (either the optimum is >= UB, and UB is attained, or the optimal sequence uses
+only remaining arcs and costs >= L):
+
+* **Precedence windows.** By the Emmons-type rule of :mod:`solvers.smtt.dominance`, some optimal
+  sequence puts every i ≺ j before j. In it, j completes no earlier than p_j + Σ_{i≺j} p_i and no
+  later than T - Σ_{j≺k} p_k; arcs outside that window are removed. (All later removals hold for every
+  sequence of cost < UB, so they hold for that optimal one too.)
+* **Reduced-cost elimination.** With the forward best/second-best values F (paths 0 -> t - p_j whose
+  last job is not j) and the backward ones G (paths t -> T whose first job is not j), the cheapest
+  relaxed path through arc (j, t) is ``F + f_j(t) - μ_j + G + Σμ``, a lower bound on every sequence
+  that completes j at t (same argument as above). When it exceeds UB - 1 (costs are integers: every
+  such sequence costs >= UB) the arc is removed. Removing arcs only raises L, so elimination and
+  subgradient rounds alternate until the bound stops moving.
+* **Proof.** The bound proves UB when ceil(L) >= UB, when no path is left (no sequence beats UB), or
+  when the minimising path uses every job exactly once (then it is a sequence whose cost is L).
+
+Stage 2 (adjacent-pair dominance, :func:`stage2`) forbids, besides repeats, two adjacent arcs
+(i, t - p_j), (j, t) whenever swapping i and j strictly lowers f_i + f_j: no optimal sequence contains
+such a pair (the swap changes nothing else), so the relaxation is still valid. The DP then needs a
+value per (t, last job), O(Σ_t a(t - p_j) a(t)) with a(t) the arcs left at t, affordable only once
+elimination has shrunk the windows; it runs when n·T is at most :data:`STAGE2_MAX_CELLS`.
+
+Stage 3 (closing) hands the remaining windows to CP-SAT: completion time of j restricted to its
+remaining arcs, the Emmons precedences, objective <= UB - 1 and >= ceil(L). Infeasible proves UB
+optimal (the optimal sequence with cost < UB would satisfy every constraint); a solution is a better
+sequence. This replaces Tanaka et al.'s successive addition of job subsets to the DP state.
+
+Every Numba call works on one relaxation (at most :data:`ITERS_PER_CALL` DP evaluations), and the
+budget is polled between calls, so a short budget is overrun by at most a few milliseconds at n = 100.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numba import njit
+from ortools.sat.python import cp_model
+
+from models.smtt import PROBLEM, Instance
+from solvers.budget import Budget
+from solvers.cpsat import solve_cpsat
+from solvers.registry import register
+from solvers.result import Limit, Result
+from solvers.smtt.common import cost, hint_sequence, result
+from solvers.smtt.dominance import precedence_pairs, precedes_matrix
+from solvers.smtt.rules import best_rule
+
+INF = 1e300
+PATIENCE = 40  # evaluations without a better L before the step factor is halved
+LAMBDA0 = 2.0
+LAMBDA_MIN = 2e-3
+BETA = 0.0  # deflection: direction = g + BETA * previous direction (0: plain subgradient, best measured)
+ITERS_PER_CALL = 20
+STAGE2_MAX_CELLS = 4_000_000  # n·T above which the pair DP is not attempted
+MAX_CELLS = 60_000_000  # n·T above which the bound is not attempted (the arc table would not fit)
+EPS = 1e-7
+
+
+@njit(cache=True)
+def _f(t: int, dj: int, wj: int) -> float:
+    return float(wj * (t - dj)) if t > dj else 0.0
+
+
+@njit(cache=True)
+def forward(
+    p: np.ndarray,
+    d: np.ndarray,
+    w: np.ndarray,
+    mu: np.ndarray,
+    ptr: np.ndarray,
+    jobs: np.ndarray,
+    arc: np.ndarray,
+    F1: np.ndarray,
+    A1: np.ndarray,
+    F2: np.ndarray,
+    A2: np.ndarray,
+) -> None:
+    """Best / second-best relaxed path values into every t (``jobs[ptr[t]:ptr[t+1]]`` = arcs at t,
+    ``arc`` their costs f_j(t))."""
+    T = F1.shape[0] - 1
+    F1[0] = 0.0
+    A1[0] = -1
+    F2[0] = INF
+    A2[0] = -1
+    for t in range(1, T + 1):
+        b1 = INF
+        a1 = -1
+        b2 = INF
+        a2 = -1
+        for q in range(ptr[t], ptr[t + 1]):
+            j = jobs[q]
+            tp = t - p[j]
+            prev = F1[tp] if A1[tp] != j else F2[tp]
+            if prev >= INF:
+                continue
+            v = prev + arc[q] - mu[j]
+            if v < b1:
+                b2 = b1
+                a2 = a1
+                b1 = v
+                a1 = j
+            elif v < b2:
+                b2 = v
+                a2 = j
+        F1[t] = b1
+        A1[t] = a1
+        F2[t] = b2
+        A2[t] = a2
+
+
+@njit(cache=True)
+def backward(
+    p: np.ndarray,
+    d: np.ndarray,
+    w: np.ndarray,
+    mu: np.ndarray,
+    allow: np.ndarray,
+    G1: np.ndarray,
+    B1: np.ndarray,
+    G2: np.ndarray,
+    B2: np.ndarray,
+) -> None:
+    """Best / second-best relaxed path values from every t to T, by first job (``allow[t, j]``)."""
+    T = G1.shape[0] - 1
+    n = p.shape[0]
+    G1[T] = 0.0
+    B1[T] = -1
+    G2[T] = INF
+    B2[T] = -1
+    for t in range(T - 1, -1, -1):
+        b1 = INF
+        a1 = -1
+        b2 = INF
+        a2 = -1
+        for k in range(n):
+            nx = t + p[k]
+            if nx > T or allow[nx, k] == 0:
+                continue
+            rest = G1[nx] if B1[nx] != k else G2[nx]
+            if rest >= INF:
+                continue
+            v = rest + _f(nx, d[k], w[k]) - mu[k]
+            if v < b1:
+                b2 = b1
+                a2 = a1
+                b1 = v
+                a1 = k
+            elif v < b2:
+                b2 = v
+                a2 = k
+        G1[t] = b1
+        B1[t] = a1
+        G2[t] = b2
+        B2[t] = a2
+
+
+@njit(cache=True)
+def arc_lists(
+    allow: np.ndarray, p: np.ndarray, d: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR of the arcs: jobs[ptr[t]:ptr[t+1]] are the jobs that may complete at t, arc[q] = f_j(t)."""
+    T = allow.shape[0] - 1
+    n = allow.shape[1]
+    ptr = np.zeros(T + 2, dtype=np.int64)
+    cnt = 0
+    for t in range(T + 1):
+        ptr[t] = cnt
+        for j in range(n):
+            if allow[t, j] != 0 and t >= p[j]:
+                cnt += 1
+    ptr[T + 1] = cnt
+    jobs = np.empty(cnt, dtype=np.int64)
+    arc = np.empty(cnt)
+    q = 0
+    for t in range(T + 1):
+        for j in range(n):
+            if allow[t, j] != 0 and t >= p[j]:
+                jobs[q] = j
+                arc[q] = _f(t, d[j], w[j])
+                q += 1
+    return ptr, jobs, arc
+
+
+@njit(cache=True)
+def subgradient(
+    p: np.ndarray,
+    d: np.ndarray,
+    w: np.ndarray,
+    ptr: np.ndarray,
+    jobs: np.ndarray,
+    arc: np.ndarray,
+    mu: np.ndarray,
+    best_mu: np.ndarray,
+    direction: np.ndarray,
+    ub: float,
+    st: np.ndarray,
+    iters: int,
+    path: np.ndarray,
+) -> int:
+    """Up to ``iters`` subgradient evaluations of stage 1; ``st = [best_L, lambda, stall, evals]``.
+
+    Returns 0 (go on), 1 (proved: best_L > ub - 1, or no path left), 2 (the minimising path is a
+    sequence: ``path`` holds it, best_L is its cost), 3 (lambda below LAMBDA_MIN: converged)."""
+    n = p.shape[0]
+    T = ptr.shape[0] - 2
+    F1 = np.empty(T + 1)
+    F2 = np.empty(T + 1)
+    A1 = np.empty(T + 1, dtype=np.int64)
+    A2 = np.empty(T + 1, dtype=np.int64)
+    cnt = np.zeros(n, dtype=np.int64)
+    g = np.empty(n)
+    thr = ub - 1.0 + EPS * max(1.0, abs(ub))
+    for _ in range(iters):
+        forward(p, d, w, mu, ptr, jobs, arc, F1, A1, F2, A2)
+        st[3] += 1
+        if F1[T] >= INF:
+            st[0] = ub
+            return 1
+        smu = 0.0
+        for j in range(n):
+            smu += mu[j]
+        L = F1[T] + smu
+        cnt[:] = 0
+        t = T
+        j = A1[T]
+        m = 0
+        while t > 0:
+            cnt[j] += 1
+            if m < n:
+                path[m] = j
+            m += 1
+            tp = t - p[j]
+            j = A1[tp] if A1[tp] != j else A2[tp]
+            t = tp
+        norm2 = 0.0
+        for k in range(n):
+            g[k] = 1.0 - cnt[k]
+            norm2 += g[k] * g[k]
+        if st[0] + 1e-9 < L:
+            st[0] = L
+            best_mu[:] = mu
+            st[2] = 0
+        else:
+            st[2] += 1
+            if st[2] >= PATIENCE:
+                st[1] *= 0.5
+                st[2] = 0
+                mu[:] = best_mu
+                direction[:] = 0.0
+        if norm2 == 0.0:
+            st[0] = L
+            best_mu[:] = mu
+            path[:n] = path[:n][::-1].copy()
+            return 2
+        if st[0] > thr:
+            return 1
+        if st[1] < LAMBDA_MIN:
+            return 3
+        dn = 0.0
+        for k in range(n):
+            direction[k] = g[k] + BETA * direction[k]
+            dn += direction[k] * direction[k]
+        step = st[1] * (ub - L) / dn
+        for k in range(n):
+            mu[k] += step * direction[k]
+    return 0
+
+
+@njit(cache=True)
+def eliminate(
+    p: np.ndarray,
+    d: np.ndarray,
+    w: np.ndarray,
+    mu: np.ndarray,
+    allow: np.ndarray,
+    ptr: np.ndarray,
+    jobs: np.ndarray,
+    arc: np.ndarray,
+    ub: float,
+) -> tuple[int, int, float]:
+    """Remove every arc whose cheapest relaxed path under ``mu`` costs > ub - 1; returns
+    (arcs removed, arcs left, L(mu))."""
+    n = p.shape[0]
+    T = allow.shape[0] - 1
+    F1 = np.empty(T + 1)
+    F2 = np.empty(T + 1)
+    A1 = np.empty(T + 1, dtype=np.int64)
+    A2 = np.empty(T + 1, dtype=np.int64)
+    G1 = np.empty(T + 1)
+    G2 = np.empty(T + 1)
+    B1 = np.empty(T + 1, dtype=np.int64)
+    B2 = np.empty(T + 1, dtype=np.int64)
+    forward(p, d, w, mu, ptr, jobs, arc, F1, A1, F2, A2)
+    backward(p, d, w, mu, allow, G1, B1, G2, B2)
+    smu = 0.0
+    for j in range(n):
+        smu += mu[j]
+    thr = ub - 1.0 + EPS * max(1.0, abs(ub))
+    removed = 0
+    left = 0
+    for t in range(1, T + 1):
+        for q in range(ptr[t], ptr[t + 1]):
+            j = jobs[q]
+            tp = t - p[j]
+            fa = F1[tp] if A1[tp] != j else F2[tp]
+            gb = G1[t] if B1[t] != j else G2[t]
+            if fa >= INF or gb >= INF or fa + gb + arc[q] - mu[j] + smu > thr:
+                allow[t, j] = 0
+                removed += 1
+            else:
+                left += 1
+    L = F1[T] + smu if F1[T] < INF else INF
+    return removed, left, L
+
+
+@dataclass
+class Lagrangian:
+    """The state of one instance's bound: arcs left, multipliers, best bound; resumable across calls."""
+
+    inst: Instance
+    ub: int
+    jobs_idx: np.ndarray  # the non-zero-length jobs, as indices into the instance
+    p: np.ndarray
+    d: np.ndarray
+    w: np.ndarray
+    T: int
+    allow: np.ndarray
+    mu: np.ndarray
+    best_mu: np.ndarray
+    direction: np.ndarray
+    st: np.ndarray
+    bound: float = -math.inf
+    proved: bool = False
+    sequence: np.ndarray | None = None  # a sequence found by the relaxation (full instance indices)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, inst: Instance, seq: np.ndarray) -> Lagrangian | None:
+        """The relaxation of ``inst`` with UB = the cost of ``seq``, whose job costs f_j(C_j) are the
+        initial multipliers (any start is valid; this one makes L(μ0) = UB - (the relaxation's gain
+        over ``seq``) rather than a bound near 0)."""
+        ub = cost(inst, seq)
+        keep = np.nonzero(inst.p > 0)[0].astype(np.int64)
+        p = np.ascontiguousarray(inst.p[keep])
+        d = np.ascontiguousarray(inst.d[keep])
+        w = np.ascontiguousarray(inst.w[keep])
+        n = keep.shape[0]
+        T = int(p.sum())
+        if n == 0 or n * (T + 1) > MAX_CELLS:
+            return None
+        allow = np.zeros((T + 1, n), dtype=np.uint8)
+        sub = Instance.from_arrays([int(x) for x in p], [int(x) for x in d], [int(x) for x in w])
+        prec = precedes_matrix(sub)
+        before = prec.T.astype(np.int64) @ p  # Σ p_i over i ≺ j
+        after = prec.astype(np.int64) @ p  # Σ p_k over j ≺ k
+        for j in range(n):
+            lo, hi = int(p[j] + before[j]), T - int(after[j])
+            if lo <= hi:
+                allow[lo : hi + 1, j] = 1
+        pos = np.full(inst.n, -1, dtype=np.int64)
+        pos[keep] = np.arange(n)
+        mu = np.zeros(n)
+        clock = 0
+        for j in seq:
+            clock += int(inst.p[j])
+            if pos[j] >= 0:
+                mu[pos[j]] = _f(clock, int(inst.d[j]), int(inst.w[j]))
+        st = np.array([-INF, LAMBDA0, 0.0, 0.0])
+        return cls(inst, ub, keep, p, d, w, T, allow, mu, mu.copy(), np.zeros(n), st)
+
+    def run(self, budget: Budget, *, max_rounds: int = 1000) -> None:
+        """Subgradient rounds (stage 1) alternating with elimination until proved, converged, out of
+        rounds or out of budget."""
+        n = self.p.shape[0]
+        path = np.zeros(n, dtype=np.int64)
+        ptr, jobs, arc = arc_lists(self.allow, self.p, self.d, self.w)
+        rounds = 0
+        while not self.proved and rounds < max_rounds and not budget.should_stop():
+            code = subgradient(
+                self.p, self.d, self.w, ptr, jobs, arc, self.mu, self.best_mu, self.direction,
+                float(self.ub), self.st, ITERS_PER_CALL, path,
+            )  # fmt: skip
+            self._take(float(self.st[0]))
+            if code == 1:
+                self.proved = True
+                break
+            if code == 2:
+                self.sequence = np.concatenate(
+                    (np.setdiff1d(np.arange(self.inst.n), self.jobs_idx), self.jobs_idx[path])
+                )
+                self.proved = True
+                break
+            if code == 3 or int(self.st[3]) % 100 < ITERS_PER_CALL:
+                removed, left, _ = eliminate(
+                    self.p, self.d, self.w, self.best_mu, self.allow, ptr, jobs, arc, float(self.ub)
+                )
+                self.stats["arcs_left"] = left
+                rounds += 1
+                if left == 0:
+                    self._take(float(self.ub))
+                    self.proved = True
+                    break
+                if removed:
+                    ptr, jobs, arc = arc_lists(self.allow, self.p, self.d, self.w)
+                    self.st[1] = max(self.st[1], 0.25)
+                elif code == 3:
+                    break
+        self.stats["evals"] = int(self.st[3])
+
+    def _take(self, value: float) -> None:
+        v = min(value, float(self.ub))
+        if v > self.bound:
+            self.bound = v
+        if self.bound > self.ub - 1 + EPS * max(1.0, abs(self.ub)):
+            self.bound = float(self.ub)
+            self.proved = True
+
+
+def warm() -> None:
+    """Compile every kernel of this module with the signatures :meth:`Lagrangian.run` uses."""
+    inst = Instance.from_arrays([3, 1, 2, 4, 2], [2, 1, 6, 3, 4], [1, 2, 1, 3, 2])
+    lag = Lagrangian.build(inst, np.arange(5, dtype=np.int64))
+    assert lag is not None
+    ptr, jobs, arc = arc_lists(lag.allow, lag.p, lag.d, lag.w)
+    path = np.zeros(5, dtype=np.int64)
+    args = (lag.p, lag.d, lag.w, ptr, jobs, arc, lag.mu, lag.best_mu, lag.direction)
+    subgradient(*args, 40.0, lag.st, 2, path)
+    eliminate(lag.p, lag.d, lag.w, lag.best_mu, lag.allow, ptr, jobs, arc, 40.0)
+
+
+def close_cpsat(lag: Lagrangian, budget: Budget) -> Limit:
+    """Stage 3: CP-SAT on the arcs left (see the module docstring). Updates ``lag`` (bound, proved,
+    sequence) and returns the limit CP-SAT stopped at."""
+    n = lag.p.shape[0]
+    p = [int(x) for x in lag.p]
+    d = [int(x) for x in lag.d]
+    w = [int(x) for x in lag.w]
+    ub = int(lag.ub)
+    m = cp_model.CpModel()
+    starts = []
+    for j in range(n):
+        ends = np.nonzero(lag.allow[:, j])[0]
+        ends = ends[ends >= p[j]]
+        if ends.size == 0:  # no arc left for j: no sequence beats UB
+            lag.bound, lag.proved = float(ub), True
+            return Limit.NONE
+        dom = cp_model.Domain.from_values([int(x) - p[j] for x in ends])
+        starts.append(m.new_int_var_from_domain(dom, f"s{j}"))
+    m.add_no_overlap([m.new_fixed_size_interval_var(starts[j], p[j], f"i{j}") for j in range(n)])
+    sub = Instance.from_arrays(p, d, w)
+    for i, j in precedence_pairs(sub):
+        m.add(starts[i] + p[i] <= starts[j])
+    terms = []
+    for j in range(n):
+        if w[j] == 0 or d[j] >= lag.T:
+            continue
+        tj = m.new_int_var(0, lag.T - d[j], f"t{j}")
+        m.add(tj >= starts[j] + p[j] - d[j])
+        terms.append(w[j] * tj)
+    obj = cp_model.LinearExpr.sum(terms) if terms else cp_model.LinearExpr.constant(0)
+    m.add(obj <= ub - 1)
+    lb = math.ceil(lag.bound - EPS * max(1.0, abs(lag.bound))) if math.isfinite(lag.bound) else 0
+    if lb > 0:
+        m.add(obj >= lb)
+    m.minimize(obj)
+    out = solve_cpsat(m, budget)
+    if out.infeasible:
+        lag.bound, lag.proved = float(ub), True
+        return Limit.NONE
+    if out.has_solution:
+        vals = np.array([out.solver.value(s) for s in starts], dtype=np.int64)
+        order = lag.jobs_idx[np.argsort(vals, kind="stable")]
+        zero = np.setdiff1d(np.arange(lag.inst.n), lag.jobs_idx)
+        lag.sequence = np.concatenate((zero, order)).astype(np.int64)
+    if out.bound is not None:
+        # a bound on the sequences of cost < UB that use only arcs left: min(UB, it) bounds them all
+        lag._take(min(float(ub), float(out.bound)))
+    return out.limit
+
+
+def _start(inst: Instance, hint: Any) -> np.ndarray:
+    h = hint_sequence(inst, hint)
+    if h is None:
+        h, _, _ = best_rule(inst)
+    return h
+
+
+@register(PROBLEM, "ssdp", "exact", "Lagrangian time-indexed bound (SSDP-style DP, elimination) + CP-SAT")
+def run_ssdp(inst: Instance, budget: Budget, hint: Any) -> Result:
+    seq = _start(inst, hint)
+    ub = cost(inst, seq)
+    lag = Lagrangian.build(inst, seq)
+    if lag is None:
+        return result("ssdp", seq, limit=budget.limit_reason(), stats={"skipped": "too large"})
+    t0 = budget.elapsed()
+    lag.run(budget)
+    lag.stats["lagrange_s"] = round(budget.elapsed() - t0, 4)
+    lag.stats["lagrange_bound"] = lag.bound if math.isfinite(lag.bound) else None
+    lim = Limit.NONE if lag.proved else budget.limit_reason()
+    if not lag.proved and not budget.should_stop():
+        lim = close_cpsat(lag, budget)
+    if lag.sequence is not None and cost(inst, lag.sequence) < ub:
+        seq = lag.sequence
+    return result("ssdp", seq, limit=lim, bound=lag.bound, bound_source="ssdp", stats=lag.stats)
+
+
+__all__ = ["Lagrangian", "close_cpsat", "run_ssdp"]

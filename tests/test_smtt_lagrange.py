@@ -1,0 +1,142 @@
+"""The Lagrangian time-indexed bound (``ssdp``, :mod:`solvers.smtt.lagrange`): never above the
+optimum (brute force on random tiny instances, published optima on wt40), a proof when the relaxation
+meets the optimum, exactness without a time limit, the portfolio naming it, and cancellation."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from instances.smtt import generate
+from models.smtt import Instance, Solution, evaluate, read_orlib_optima, read_orlib_wt
+from solvers import Budget, Limit, Status, solve, warmup
+from solvers.smtt.common import cost
+from solvers.smtt.lagrange import Lagrangian
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm() -> None:
+    warmup(["smtt"])
+
+
+def brute_force(inst: Instance) -> tuple[int, np.ndarray]:
+    best = min(itertools.permutations(range(inst.n)), key=lambda s: evaluate(inst, Solution(s)).objective)
+    seq = np.asarray(best, dtype=np.int64)
+    return cost(inst, seq), seq
+
+
+def instances_of(data: tuple[list[int], list[int], list[int]]) -> Instance:
+    p, d, w = data
+    return Instance.from_arrays(p, d, w)
+
+
+JOBS = st.integers(1, 6).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.integers(0, 9), min_size=n, max_size=n),
+        st.lists(st.integers(0, 30), min_size=n, max_size=n),
+        st.lists(st.integers(0, 5), min_size=n, max_size=n),
+    )
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(JOBS, st.randoms(use_true_random=False))
+def test_bound_never_above_brute_force(data: tuple[list[int], list[int], list[int]], rnd: object) -> None:
+    """From any upper-bound sequence (a random one, and the optimal one) the relaxation with
+    elimination gives a bound <= optimum; a sequence it returns is a permutation costing at least the
+    optimum, and then the bound is the optimum (its cost is the relaxation's value)."""
+    inst = instances_of(data)
+    opt, opt_seq = brute_force(inst)
+    perm = list(range(inst.n))
+    rnd.shuffle(perm)  # type: ignore[attr-defined]
+    for seq in (np.asarray(perm, dtype=np.int64), opt_seq):
+        lag = Lagrangian.build(inst, seq)
+        if lag is None:  # only zero-length jobs: nothing to bound, and the optimum is 0
+            assert opt == 0
+            continue
+        lag.run(Budget())
+        assert lag.bound <= opt + 1e-6, (lag.bound, opt)
+        if lag.sequence is not None:
+            assert sorted(lag.sequence.tolist()) == list(range(inst.n))
+            assert cost(inst, lag.sequence) >= opt
+            assert lag.proved and math.ceil(lag.bound - 1e-6) == opt
+
+
+@settings(max_examples=25, deadline=None)
+@given(JOBS)
+def test_ssdp_is_exact_without_a_time_limit(data: tuple[list[int], list[int], list[int]]) -> None:
+    """Without a time limit ssdp (relaxation, elimination, CP-SAT on the arcs left) proves the optimum."""
+    inst = instances_of(data)
+    opt, _ = brute_force(inst)
+    r = solve(inst, "ssdp", Budget())
+    assert r.objective == opt
+    assert r.bound is not None and r.bound <= opt
+    assert r.status is Status.OPTIMAL
+
+
+def test_relaxation_meets_the_optimum_is_a_proof() -> None:
+    """p = (1, 2), d = 0: every path from 0 to 3 without adjacent repeats is a sequence, so the
+    relaxation's minimum is the optimum (job 0 first: 1 + 3 = 4) and the bound proves it."""
+    inst = Instance.from_arrays([1, 2], [0, 0], [1, 1])
+    lag = Lagrangian.build(inst, np.array([1, 0], dtype=np.int64))
+    assert lag is not None
+    lag.run(Budget())
+    assert lag.proved and lag.bound == 4
+    assert lag.sequence is not None and cost(inst, lag.sequence) == 4
+    r = solve(inst, "ssdp", Budget(), hint=Solution((1, 0)))
+    assert r.status is Status.OPTIMAL and r.objective == 4 and r.bound_source == "ssdp"
+
+
+@pytest.fixture(scope="module")
+def wt40(shared_data: Path) -> tuple[list[Instance], list[int]]:
+    t = shared_data / "tardiness"
+    return read_orlib_wt((t / "wt40.txt").read_text(), 40, "wt40"), read_orlib_optima(
+        (t / "wtopt40.txt").read_text()
+    )
+
+
+@pytest.mark.parametrize("k", [0, 13, 27, 44, 61, 88, 110])
+def test_bound_never_above_known_optimum_wt40(wt40: tuple[list[Instance], list[int]], k: int) -> None:
+    """On wt40 instances of every tardiness factor, with the rule sequence as UB: bound <= optimum, and
+    ssdp's answer obeys objective >= optimum >= bound (OPTIMAL only at the optimum)."""
+    insts, opt = wt40
+    inst = insts[k]
+    from solvers.smtt.rules import best_rule
+
+    seq, _, _ = best_rule(inst)
+    lag = Lagrangian.build(inst, seq)
+    assert lag is not None
+    lag.run(Budget(0.5))
+    assert lag.bound <= opt[k] + 1e-6
+    r = solve(inst, "ssdp", Budget(0.5))
+    assert r.objective is not None and r.bound is not None
+    assert r.objective >= opt[k] >= r.bound
+    assert r.status is not Status.OPTIMAL or r.objective == opt[k]
+    assert "discarded" not in r.message
+
+
+def test_auto_names_the_bound_that_proves() -> None:
+    """A 30-job weighted instance: auto's bound comes from a named method and OPTIMAL only when the
+    rounded-up bound equals the objective."""
+    inst = generate(seed=3, n=30, tf=0.6, rdd=0.4)
+    r = solve(inst, "auto", Budget(3.0))
+    assert r.bound is not None and r.objective is not None
+    assert r.bound_source in ("ssdp", "cpsat", "assignment", "spt_edd", "trivial")
+    assert (r.status is Status.OPTIMAL) == (math.ceil(r.bound - 1e-6) >= r.objective)
+
+
+def test_cancellation_stops_ssdp() -> None:
+    """A cancelled budget stops the subgradient loop at its next poll (no result is lost)."""
+    inst = generate(seed=5, n=60, tf=0.6, rdd=0.2)
+    cancel = threading.Event()
+    cancel.set()
+    r = solve(inst, "ssdp", Budget(30.0, cancel=cancel))
+    assert r.objective is not None
+    assert r.status is Status.OPTIMAL or r.limit is Limit.CANCELLED
