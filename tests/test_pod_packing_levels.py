@@ -147,7 +147,7 @@ def test_lns_subproblem_merge_roundtrip() -> None:
     inst = generate_failing(2, nodes=(6, 12), pods=(20, 60))
     sol = solve(inst, "kube").solution
     assert sol is not None
-    sub, hint = sub_instance(inst, sol, {0, 1})
+    sub, hint, _ = sub_instance(inst, sol, {0, 1})
     assert {p.name for p in sub.pods}.isdisjoint({r.name for r in sub.running})
     assert merge(inst, sol, hint) == sol
     placed = dict(sol.placements)

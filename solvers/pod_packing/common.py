@@ -13,15 +13,40 @@ from typing import Any
 
 import numpy as np
 
+from models.common import Evaluation
 from models.pod_packing import (
     GPU_MILLI,
     Instance,
     Pod,
+    Solution,
+    evaluate,
     node_filter_reasons,
     objective_weights,
     spread_matches,
 )
 from solvers.registry import register_bound
+
+_CHECKED: dict[tuple[int, int], tuple[Instance, Solution, Evaluation]] = {}
+_CHECKED_MAX = 32
+
+
+def checked(instance: Instance, sol: Solution) -> Evaluation:
+    """``evaluate(instance, sol)``, remembered for the last few (instance, solution) objects.
+
+    Solvers hand their answers down the chain (kube -> greedy -> lns -> cpsat-lex, each answer the next
+    one's hint), and the checker costs tens of milliseconds on a few hundred pods, so each solution
+    object is checked once. Both objects are kept alive with their result, so an ``id`` is never
+    reused for another object while its entry exists; instances and solutions are immutable.
+    """
+    key = (id(instance), id(sol))
+    hit = _CHECKED.get(key)
+    if hit is not None and hit[0] is instance and hit[1] is sol:
+        return hit[2]
+    ev = evaluate(instance, sol)
+    if len(_CHECKED) >= _CHECKED_MAX:
+        _CHECKED.pop(next(iter(_CHECKED)))
+    _CHECKED[key] = (instance, sol, ev)
+    return ev
 
 
 class NodeFilter:

@@ -48,6 +48,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
 from ortools.sat.python import cp_model
 
 from models.pod_packing import (
@@ -63,8 +64,8 @@ from models.pod_packing import (
     spread_matches,
 )
 from solvers.budget import Budget
-from solvers.cpsat import solve_cpsat
 from solvers.pod_packing.common import NodeFilter
+from solvers.pod_packing.sat import solve_sat
 from solvers.registry import register
 from solvers.result import Result, Status
 
@@ -88,8 +89,20 @@ def estimated_size(instance: Instance) -> int:
     return total
 
 
+def key_mask(p: Pod, labels: list[dict[str, str]]) -> np.ndarray:
+    """Nodes carrying every topology key of ``p``'s affinity terms and hard spread constraints."""
+    keys = [t.topology_key for t in p.pod_affinity] + [c.topology_key for c in p.hard_spread]
+    if not keys:
+        return np.ones(len(labels), dtype=bool)
+    return np.array([all(k in lab for k in keys) for lab in labels], dtype=bool)
+
+
 class PodModel:
-    def __init__(self, instance: Instance, budget: Budget | None = None):
+    """The model of one instance. ``candidates`` (optional, one boolean node mask per pending pod) must be
+    a subset of what :meth:`candidate_mask` gives; new placements are limited to it (LNS passes its
+    precomputed masks restricted to a neighbourhood's nodes)."""
+
+    def __init__(self, instance: Instance, budget: Budget | None = None, candidates: list[Any] | None = None):
         self.budget = budget
         self._ticks = 0
         self.inst = inst = instance
@@ -109,8 +122,7 @@ class PodModel:
         self.placed: list[Any] = []
         for a, p in enumerate(inst.pods):
             self.tick()
-            mask = self.nf.static(p)
-            mask = mask & self._key_mask(p)
+            mask = self.candidate_mask(p) if candidates is None else candidates[a]
             for n in mask.nonzero()[0]:
                 self.new[a][int(n)] = m.new_bool_var(f"x[{a},{n}]")
             self.placed.append(sum(self.new[a].values()) if self.new[a] else 0)
@@ -168,11 +180,12 @@ class PodModel:
             raise BuildStopped
 
     # -- helpers ----------------------------------------------------------------------------------------
-    def _key_mask(self, p: Pod) -> Any:
-        import numpy as np
+    def candidate_mask(self, p: Pod) -> Any:
+        """Nodes a pending pod may be placed on: node-level filters, empty-node fit, topology keys."""
+        return self.nf.static(p) & self._key_mask(p)
 
-        keys = [t.topology_key for t in p.pod_affinity] + [c.topology_key for c in p.hard_spread]
-        return np.array([all(k in lab for k in keys) for lab in self.labels], dtype=bool)
+    def _key_mask(self, p: Pod) -> Any:
+        return key_mask(p, self.labels)
 
     def pres(self, a: int, nodes: set[int] | None = None) -> list[Any]:
         """Terms (literals or 1) of agent a's presence on the given nodes (all nodes when None)."""
@@ -700,7 +713,7 @@ def run_cpsat(instance: Instance, budget: Budget, hint: Any = None) -> Result:
             last[0] = obj
             budget.report("cpsat", obj, cb.best_objective_bound, None)
 
-    out = solve_cpsat(pm.m, budget, on_solution=on_solution)
+    out = solve_sat(pm.m, budget, on_solution=on_solution)
     stats: dict[str, Any] = {
         "build_s": round(build, 4),
         "variables": len(pm.m.proto.variables),

@@ -17,9 +17,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from models.pod_packing import Instance, Solution, evaluate
+from models.pod_packing import Instance, Solution
 from solvers.budget import Budget
-from solvers.pod_packing.common import lex_lower_bound
+from solvers.pod_packing.common import checked, lex_lower_bound
 from solvers.pod_packing.kube import schedule
 from solvers.registry import register
 from solvers.result import Result, Status
@@ -64,7 +64,7 @@ def run_greedy(instance: Instance, budget: Budget, hint: Any = None) -> Result:
         if best is not None and budget.should_stop():
             break
         sol, _ = schedule(instance, budget, most, order)
-        ev = evaluate(instance, sol)
+        ev = checked(instance, sol)
         stats[f"{name}.objective"] = ev.objective if ev.feasible else None
         if ev.feasible and ev.objective < best_obj:
             best, best_obj = sol, ev.objective

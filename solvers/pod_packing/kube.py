@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from models.pod_packing import GPU_MILLI, Instance, Pod, Solution, evaluate, spread_eligible, spread_matches
+from models.pod_packing import GPU_MILLI, Instance, Pod, Solution, spread_eligible, spread_matches
 from solvers.budget import Budget
-from solvers.pod_packing.common import NodeFilter, interacting
+from solvers.pod_packing.common import NodeFilter, checked, interacting
 from solvers.registry import register
 from solvers.result import Result, Status
 
@@ -487,7 +487,7 @@ def _run(instance: Instance, budget: Budget, most: bool, name: str) -> Result:
     t0 = time.perf_counter()
     sol, stats = schedule(instance, budget, most)
     stats["time_s"] = round(time.perf_counter() - t0, 4)
-    ev = evaluate(instance, sol)
+    ev = checked(instance, sol)
     budget.report(name, ev.objective if ev.feasible else None, None, sol)
     return Result(
         instance.PROBLEM, Status.FEASIBLE, name, solution=sol, limit=budget.limit_reason(), stats=stats

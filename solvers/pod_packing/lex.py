@@ -32,11 +32,11 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from models.pod_packing import Instance, Solution, evaluate
+from models.pod_packing import Instance, Solution
 from solvers.budget import Budget
-from solvers.cpsat import solve_cpsat
-from solvers.pod_packing.common import forced_unplaced, lex_lower_bound
+from solvers.pod_packing.common import checked, forced_unplaced, lex_lower_bound
 from solvers.pod_packing.cpsat import BuildStopped, PodModel, build_stopped
+from solvers.pod_packing.sat import solve_sat
 from solvers.registry import register
 from solvers.result import Result, Status
 
@@ -56,7 +56,7 @@ def run_lex(instance: Instance, budget: Budget, hint: Any = None) -> Result:
     if hint is not None and o.packing == "none" and not o.allow_evictions and o.max_moves == 0:
         # no tail component: certified at once when the hint meets the capacity bound on every level
         lbs, total = lex_lower_bound(instance)
-        if evaluate(instance, hint).feasible and all(
+        if checked(instance, hint).feasible and all(
             _unplaced(instance, hint, lv) <= u for lv, u in lbs.items()
         ):
             stats["certified_by_capacity"] = True
@@ -86,13 +86,13 @@ def run_lex(instance: Instance, budget: Budget, hint: Any = None) -> Result:
     best: Solution | None = None
     best_obj = float("inf")
     if hint is not None:
-        ev = evaluate(instance, hint)
+        ev = checked(instance, hint)
         if ev.feasible:
             best, best_obj = hint, ev.objective
 
     def consider(sol: Solution, phase: str) -> None:
         nonlocal best, best_obj
-        ev = evaluate(instance, sol)
+        ev = checked(instance, sol)
         if ev.feasible and ev.objective < best_obj:
             best, best_obj = sol, ev.objective
             budget.report("cpsat-lex", best_obj, None, sol)
@@ -142,7 +142,7 @@ def run_lex(instance: Instance, budget: Budget, hint: Any = None) -> Result:
             pm.add_hint(best)
         todo = 1 + sum(1 for _, x in phases[k + 1 :] if x is None or _unplaced(instance, best, x) > forced[x])
         sub = budget.child(fraction=1.0 / max(1, todo))
-        out = solve_cpsat(m, sub)
+        out = solve_sat(m, sub)
         stats[f"{name}.status"] = out.solver.status_name(out.status)
         if out.has_solution:
             consider(pm.extract(out.solver.boolean_value), name)
