@@ -3,7 +3,7 @@
 ::
 
     allot solve FILE... [--format F] [--jobs N] [--time-limit S] [--solver NAME] [--output table|jsonl]
-                        [--gap-target G] [--seed K] [--deterministic] [--workers W]
+                        [--gap-target G] [--seed K] [--deterministic] [--workers W] [--ray ADDRESS]
     allot validate FILE... [--format F]
     allot convert openb NODES_CSV PODS_CSV -o OUT [--limit-pods N] [--name NAME]
     allot convert seqlen LENGTHS_TXT -o OUT --batch-size B [--batches 3-7] [--pad-to 128] ...
@@ -165,42 +165,70 @@ def cmd_solve(args: argparse.Namespace) -> int:
     entries, files_ok = _collect(args.files, args.format, args.jobs)
     if not entries and not files_ok:
         return 2
-    # Compile (or load from Numba's on-disk cache) the kernels of the families at hand before any clock
-    # starts, so no instance's budget pays JIT time (the first run on a machine takes a while).
-    problems = sorted({inst.PROBLEM for _, inst in entries if not isinstance(inst, InstanceError)})
-    if problems:
-        t0 = time.monotonic()
-        registry.warmup(problems)
-        if time.monotonic() - t0 > 1.0:
-            log.info("compiled solver kernels in %.1fs", time.monotonic() - t0)
+    budget_kwargs = {
+        "time_limit": args.time_limit,
+        "gap_target": args.gap_target,
+        "seed": args.seed,
+        "deterministic": args.deterministic,
+        "workers": args.workers,
+    }
     progress = Progress(len(entries))
-    results: list[Result] = []
+    results: list[Result | None] = [None] * len(entries)
     failed = not files_ok
-    for i, (name, inst) in enumerate(entries):
-        progress.update(i, name)
-        if isinstance(inst, InstanceError):
-            _report_invalid(name, inst)
-            res = _invalid_result(name, "", inst)
+
+    def record(i: int, res: Result) -> None:
+        nonlocal failed
+        if res.status in (Status.INVALID, Status.ERROR):
+            if res.status is Status.ERROR:
+                print(f"allot: {res.instance}: {res.status}: {res.message}", file=sys.stderr)
             failed = True
-        else:
-            budget = Budget(
-                args.time_limit,
-                gap_target=args.gap_target,
-                seed=args.seed,
-                deterministic=args.deterministic,
-                workers=args.workers,
-            )
-            res = registry.solve(inst, args.solver, budget).with_(instance=name)
-            if res.status in (Status.INVALID, Status.ERROR):
-                print(f"allot: {name}: {res.status}: {res.message}", file=sys.stderr)
-                failed = True
-        results.append(res)
+        results[i] = res
+        progress.update(sum(r is not None for r in results), res.instance)
         if args.output == "jsonl":
             sys.stdout.write(json.dumps(res.to_dict(), separators=(",", ":")) + "\n")
             sys.stdout.flush()
+
+    def reject(i: int, name: str, exc: InstanceError) -> None:
+        _report_invalid(name, exc)
+        record(i, _invalid_result(name, "", exc))
+
+    valid = [(i, name, inst) for i, (name, inst) in enumerate(entries) if not isinstance(inst, InstanceError)]
+    if args.ray:
+        for i, (name, inst) in enumerate(entries):
+            if isinstance(inst, InstanceError):
+                reject(i, name, inst)
+        from service import raybatch
+
+        try:
+            raybatch.solve_batch(
+                [(name, inst) for _, name, inst in valid],
+                args.solver,
+                budget_kwargs,
+                args.ray,
+                lambda k, res: record(valid[k][0], res),
+            )
+        except raybatch.RayUnavailable as exc:
+            progress.close()
+            print(f"allot: error: {exc}", file=sys.stderr)
+            return 2
+    else:
+        # Compile (or load from Numba's on-disk cache) the kernels of the families at hand before any
+        # clock starts, so no instance's budget pays JIT time (the first run on a machine takes a while).
+        problems = sorted({inst.PROBLEM for _, _, inst in valid})
+        if problems:
+            t0 = time.monotonic()
+            registry.warmup(problems)
+            if time.monotonic() - t0 > 1.0:
+                log.info("compiled solver kernels in %.1fs", time.monotonic() - t0)
+        for i, (name, inst) in enumerate(entries):  # in input order
+            if isinstance(inst, InstanceError):
+                reject(i, name, inst)
+                continue
+            progress.update(i, name)
+            record(i, registry.solve(inst, args.solver, Budget(**budget_kwargs)).with_(instance=name))
     progress.close()
     if args.output == "table":
-        _table(results, sys.stdout)
+        _table([r for r in results if r is not None], sys.stdout)
     return 1 if failed else 0
 
 
@@ -436,6 +464,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--deterministic", action="store_true", help="work limits instead of wall clock")
     s.add_argument("--workers", type=int, default=1, help="threads for exact solvers (default 1)")
+    s.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="solve the instances as tasks on a Ray cluster: 'auto', 'ray://HOST:10001', or 'local' "
+        "(a private local Ray); needs pip install 'allotment[ray]'. jsonl lines come in completion order",
+    )
     s.set_defaults(fn=cmd_solve)
 
     v = sub.add_parser("validate", help="check instance files without solving")
