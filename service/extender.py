@@ -339,6 +339,9 @@ def make_handler(extender: Extender, prefix: str = "/") -> type[BaseHTTPRequestH
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # a connection silent for this long (mid-handshake, mid-body, or idle between keep-alive
+        # requests) is closed, so stalled clients cannot pile up threads
+        timeout = 30
 
         def do_POST(self) -> None:
             try:

@@ -1,7 +1,9 @@
 """Transport security and authentication for ``allot serve``.
 
 * TLS: ``--tls-cert`` and ``--tls-key`` (PEM) serve gRPC over TLS; adding ``--tls-client-ca`` requires
-  and verifies client certificates (mutual TLS).
+  and verifies client certificates (mutual TLS). The scheduler-extender endpoint, when enabled, serves
+  HTTPS with the same certificate and the same client-certificate requirement (kube-scheduler's
+  ``extenders[].tlsConfig`` gives it ``caFile``, and ``certFile``/``keyFile`` for mutual TLS).
 * Bearer token: with ``--auth-token-file FILE`` (or the ``ALLOT_AUTH_TOKEN`` environment variable) every
   RPC must carry ``authorization: Bearer <token>`` metadata, compared in constant time; others are
   refused with UNAUTHENTICATED. Health checks stay open, because Kubernetes' gRPC probes send no
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,18 @@ def server_credentials(cert: str, key: str, client_ca: str | None = None) -> grp
             pair, root_certificates=Path(client_ca).read_bytes(), require_client_auth=True
         )
     return grpc.ssl_server_credentials(pair)
+
+
+def https_context(cert: str, key: str, client_ca: str | None = None) -> ssl.SSLContext:
+    """Server-side TLS (1.2 or newer) for the extender's HTTP endpoint; with ``client_ca`` a client
+    certificate signed by it is required."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    if client_ca:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(client_ca)
+    return ctx
 
 
 def load_token(path: str | None) -> str | None:

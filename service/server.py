@@ -25,6 +25,7 @@ import contextlib
 import logging
 import math
 import signal
+import ssl
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -43,7 +44,7 @@ from service._proto.allot.v1 import allot_pb2 as pb
 from service._proto.allot.v1 import allot_pb2_grpc as pb_grpc
 from service.jobs import JobManager, JobStore
 from service.metrics import Metrics, instrument
-from service.security import BearerTokenInterceptor, server_credentials
+from service.security import BearerTokenInterceptor, https_context, server_credentials
 from service.workers import ProgressMsg, SolveSpec, WorkerPool
 from solvers import registry
 from solvers.result import Result
@@ -453,10 +454,14 @@ def _prefixed(inst: pb.Instance, exc: InstanceError) -> list[FieldViolation]:
     return out
 
 
-def start_extender(address: str, port: int, prefix: str, snapshot: str | None) -> Any:
+def start_extender(
+    address: str, port: int, prefix: str, snapshot: str | None, tls: ssl.SSLContext | None = None
+) -> Any:
     """The kube-scheduler extender (:mod:`service.extender`) on its own HTTP port, in a thread: its
     requests are short (one pod, names of nodes) and need no worker process. ``snapshot``: a
-    ``kubectl get nodes,pods -A -o json`` file giving the running pods (needed for nodeCacheCapable)."""
+    ``kubectl get nodes,pods -A -o json`` file giving the running pods (needed for nodeCacheCapable).
+    ``tls``: serve HTTPS; the handshake runs in the request's own thread (not in the accept loop), so a
+    slow or silent client cannot hold up the others."""
     import json
     import threading
     from http.server import ThreadingHTTPServer
@@ -469,9 +474,17 @@ def start_extender(address: str, port: int, prefix: str, snapshot: str | None) -
         ext.set_cluster(json.loads(Path(snapshot).read_text()))
     httpd = ThreadingHTTPServer((address, port), make_handler(ext, prefix))
     httpd.daemon_threads = True
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
     threading.Thread(target=httpd.serve_forever, name="extender-http", daemon=True).start()
+    scheme = "https" if tls is not None else "http"
+    bound = httpd.server_address[1]
     log.info(
-        "scheduler extender on http://%s:%d%s/{filter,prioritize,preempt}", address, port, prefix.rstrip("/")
+        "scheduler extender on %s://%s:%d%s/{filter,prioritize,preempt}",
+        scheme,
+        address,
+        bound,
+        prefix.rstrip("/"),
     )
     return httpd
 
@@ -559,7 +572,10 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
     extender_http = None
     if extender_port is not None:
-        extender_http = start_extender(extender_address, extender_port, extender_prefix, cluster_snapshot)
+        tls = https_context(tls_cert, tls_key, tls_client_ca) if tls_cert and tls_key else None
+        extender_http = start_extender(
+            extender_address, extender_port, extender_prefix, cluster_snapshot, tls
+        )
     await stop.wait()
     log.info("shutting down: NOT_SERVING, grace %.1fs", grace_s)
     if extender_http is not None:

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -14,6 +15,7 @@ from test_service_grpc import ROOT, running_server
 from service import wire
 from service._proto.allot.v1 import allot_pb2 as pb
 from service._proto.allot.v1 import allot_pb2_grpc as pb_grpc
+from solvers.pod_packing.bench import k8s_pod
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 SMALL = json.loads((ROOT / "instances" / "samples" / "smtt.json").read_text())
@@ -169,3 +171,41 @@ def test_oversized_request_refused_before_parsing() -> None:
             stub.Solve(big, timeout=30)
         assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert stub.Solve(_request(), timeout=60).status in (pb.OPTIMAL, pb.FEASIBLE)
+
+
+def _extender_call(url: str, context: Any) -> Any:
+    import urllib.request
+
+    body = json.dumps({"Pod": k8s_pod("default/p", "1", "1Gi"), "Nodes": None, "NodeNames": []}).encode()
+    rq = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(rq, timeout=10, context=context) as r:
+        return json.loads(r.read())
+
+
+@pytest.mark.parametrize("mutual", [False, True], ids=["tls", "mtls"])
+def test_extender_serves_https_and_mutual_tls(pki: Path, mutual: bool) -> None:
+    """With the server's certificate the extender answers over HTTPS only; with a client CA it also turns
+    away clients without a signed certificate, as kube-scheduler's tlsConfig (caFile, certFile) expects."""
+    import ssl
+    import urllib.error
+
+    from service.security import https_context
+    from service.server import start_extender
+
+    tls = https_context(
+        str(pki / "server.pem"), str(pki / "server.key"), str(pki / "ca.pem") if mutual else None
+    )
+    httpd = start_extender("127.0.0.1", 0, "/allotment", None, tls)
+    try:
+        url = f"https://localhost:{httpd.server_address[1]}/allotment/filter"
+        client = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+        if mutual:
+            with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
+                _extender_call(url, client)
+            client.load_cert_chain(str(pki / "client.pem"), str(pki / "client.key"))
+        assert _extender_call(url, client)["Error"] == ""
+        with pytest.raises((urllib.error.URLError, ConnectionError)):
+            _extender_call(url.replace("https", "http"), None)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
