@@ -20,9 +20,10 @@ without adjacent repeats (every job appears once), and its cost is
 the sequences. So L(μ) <= the optimum for every μ; the reported bound is the best L over the μ
 visited. The minimum is a DP over t = 0..T keeping for each t the best and the second-best value with
 *different* last jobs (the best path into t whose last job is not j is the best one unless its last job
-is j, then the second one), O(nT) per evaluation. μ is improved by deflected subgradient steps
-(direction g + β·previous with g_j = 1 - (times job j is on the minimising path), Polyak step
-λ(UB - L)/||g||², λ halved after :data:`PATIENCE` evaluations without improvement).
+is j, then the second one), O(nT) per evaluation. μ is improved by subgradient steps (g_j = 1 -
+(times job j is on the minimising path), Polyak step λ(UB - L)/||g||², λ halved and μ reset to the best
+after :data:`PATIENCE` evaluations without improvement; deflected directions converged slower here).
+The initial μ_j is job j's cost f_j(C_j) in the upper-bound sequence.
 
 Restrictions that keep the bound valid. Every rule below removes arcs (j, t) that some optimal
 sequence with cost < UB (UB = the cost of a known sequence) does not use; the relaxation over the
@@ -43,24 +44,32 @@ only remaining arcs and costs >= L):
 * **Proof.** The bound proves UB when ceil(L) >= UB, when no path is left (no sequence beats UB), or
   when the minimising path uses every job exactly once (then it is a sequence whose cost is L).
 
-Stage 2 (adjacent-pair dominance, :func:`stage2`) forbids, besides repeats, two adjacent arcs
-(i, t - p_j), (j, t) whenever swapping i and j strictly lowers f_i + f_j: no optimal sequence contains
-such a pair (the swap changes nothing else), so the relaxation is still valid. The DP then needs a
-value per (t, last job), O(Σ_t a(t - p_j) a(t)) with a(t) the arcs left at t, affordable only once
-elimination has shrunk the windows; it runs when n·T is at most :data:`STAGE2_MAX_CELLS`.
+Stage 2 (memory jobs, the "successive sublimation" of Tanaka et al.). When the multipliers have
+converged and elimination removes nothing, up to :data:`GROW` jobs that the minimising path uses other
+than once join a memory set M, and the DP state becomes (t, S) with S ⊆ M the memory jobs already on
+the path: an arc of a memory job needs its bit absent before and sets it, and the path must end in
+(T, M). Every sequence satisfies this (it uses each job once), so the argument above still proves
+L(μ) <= the optimum, and the relaxation only got tighter (L can only rise at the same μ). The forward
+and backward values per state give the same arc elimination (minimised over the states). The tables
+have (T + 1)·2^|M| entries, so M stops growing at :data:`MAX_STATES` / :data:`MAX_WORK`. (Tanaka et
+al. also eliminate states and add adjacent-pair dominance, which lets M grow much further; not done
+here.)
 
-Stage 3 (closing) hands the remaining windows to CP-SAT: completion time of j restricted to its
-remaining arcs, the Emmons precedences, objective <= UB - 1 and >= ceil(L). Infeasible proves UB
-optimal (the optimal sequence with cost < UB would satisfy every constraint); a solution is a better
-sequence. This replaces Tanaka et al.'s successive addition of job subsets to the DP state.
+Stage 3 (closing) hands the remaining arcs to CP-SAT: completion time of j restricted to its remaining
+arcs, the Emmons precedences, objective <= UB - 1 and >= ceil(L). Infeasible proves UB optimal (the
+optimal sequence with cost < UB would satisfy every constraint); a solution is a better sequence, and
+min(UB, CP-SAT's bound) is a bound by the argument above.
 
-Every Numba call works on one relaxation (at most :data:`ITERS_PER_CALL` DP evaluations), and the
-budget is polled between calls, so a short budget is overrun by at most a few milliseconds at n = 100.
+Every Numba call runs as many DP evaluations as fit in :data:`CALL_SECONDS` (and in half the time
+left), timed on the previous call; an elimination is skipped when it would not fit in the time left, and
+stage 3 needs :data:`CPSAT_MIN_S`. On wt100 with a 1 s budget the overrun measured at most 19 ms at
+load 3 on the 2-core machine.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,11 +90,17 @@ INF = 1e300
 PATIENCE = 40  # evaluations without a better L before the step factor is halved
 LAMBDA0 = 2.0
 LAMBDA_MIN = 2e-3
-BETA = 0.0  # deflection: direction = g + BETA * previous direction (0: plain subgradient, best measured)
 ITERS_PER_CALL = 20
-STAGE2_MAX_CELLS = 4_000_000  # n·T above which the pair DP is not attempted
+CALL_SECONDS = 0.01  # target length of one Numba call between budget polls
+ELIM_COST = 4.0  # an elimination costs about this many evaluations (forward, backward, the arc pass)
+ELIM_EVERY = 100  # evaluations between eliminations
+LAMBDA_RESTART = 0.25  # step factor after arcs were removed or memory jobs added
+GROW = 2  # memory jobs added per round
+MAX_STATES = 1_500_000  # (T + 1) · 2^memory: the DP tables' size
+MAX_WORK = 8_000_000  # arcs · 2^memory: one evaluation's work
 MAX_CELLS = 60_000_000  # n·T above which the bound is not attempted (the arc table would not fit)
 EPS = 1e-7
+CPSAT_MIN_S = 0.1  # stage 3 is not started with less time left (building the model takes tens of ms)
 
 
 @njit(cache=True)
@@ -96,48 +111,84 @@ def _f(t: int, dj: int, wj: int) -> float:
 @njit(cache=True)
 def forward(
     p: np.ndarray,
-    d: np.ndarray,
-    w: np.ndarray,
     mu: np.ndarray,
     ptr: np.ndarray,
     jobs: np.ndarray,
     arc: np.ndarray,
+    mbit: np.ndarray,
     F1: np.ndarray,
     A1: np.ndarray,
     F2: np.ndarray,
     A2: np.ndarray,
 ) -> None:
-    """Best / second-best relaxed path values into every t (``jobs[ptr[t]:ptr[t+1]]`` = arcs at t,
-    ``arc`` their costs f_j(t))."""
+    """Best / second-best relaxed path values into every state (t, s): s is the set of memory jobs
+    (``mbit[j] >= 0``) already on the path; ``jobs[ptr[t]:ptr[t+1]]`` are the arcs at t, ``arc``
+    their costs f_j(t). A memory job may not appear twice (its bit must be new)."""
     T = F1.shape[0] - 1
-    F1[0] = 0.0
-    A1[0] = -1
-    F2[0] = INF
-    A2[0] = -1
+    ns = F1.shape[1]
+    F1[:, :] = INF
+    F2[:, :] = INF
+    A1[:, :] = -1
+    A2[:, :] = -1
+    F1[0, 0] = 0.0
+    if ns == 1:  # stage 1 (no memory jobs): the pair kept in registers, about 10x faster
+        for t in range(1, T + 1):
+            b1 = INF
+            a1 = -1
+            b2 = INF
+            a2 = -1
+            for q in range(ptr[t], ptr[t + 1]):
+                j = jobs[q]
+                tp = t - p[j]
+                prev = F1[tp, 0] if A1[tp, 0] != j else F2[tp, 0]
+                if prev >= INF:
+                    continue
+                v = prev + arc[q] - mu[j]
+                if v < b1:
+                    b2 = b1
+                    a2 = a1
+                    b1 = v
+                    a1 = j
+                elif v < b2:
+                    b2 = v
+                    a2 = j
+            F1[t, 0] = b1
+            A1[t, 0] = a1
+            F2[t, 0] = b2
+            A2[t, 0] = a2
+        return
     for t in range(1, T + 1):
-        b1 = INF
-        a1 = -1
-        b2 = INF
-        a2 = -1
-        for q in range(ptr[t], ptr[t + 1]):
-            j = jobs[q]
-            tp = t - p[j]
-            prev = F1[tp] if A1[tp] != j else F2[tp]
-            if prev >= INF:
-                continue
-            v = prev + arc[q] - mu[j]
-            if v < b1:
-                b2 = b1
-                a2 = a1
-                b1 = v
-                a1 = j
-            elif v < b2:
-                b2 = v
-                a2 = j
-        F1[t] = b1
-        A1[t] = a1
-        F2[t] = b2
-        A2[t] = a2
+        for s in range(ns):
+            b1 = INF
+            a1 = -1
+            b2 = INF
+            a2 = -1
+            for q in range(ptr[t], ptr[t + 1]):
+                j = jobs[q]
+                b = mbit[j]
+                if b < 0:
+                    ps = s
+                elif (s >> b) & 1 == 0:
+                    continue
+                else:
+                    ps = s ^ (1 << b)
+                tp = t - p[j]
+                prev = F1[tp, ps] if A1[tp, ps] != j else F2[tp, ps]
+                if prev >= INF:
+                    continue
+                v = prev + arc[q] - mu[j]
+                if v < b1:
+                    b2 = b1
+                    a2 = a1
+                    b1 = v
+                    a1 = j
+                elif v < b2:
+                    b2 = v
+                    a2 = j
+            F1[t, s] = b1
+            A1[t, s] = a1
+            F2[t, s] = b2
+            A2[t, s] = a2
 
 
 @njit(cache=True)
@@ -147,43 +198,88 @@ def backward(
     w: np.ndarray,
     mu: np.ndarray,
     allow: np.ndarray,
+    mbit: np.ndarray,
     G1: np.ndarray,
     B1: np.ndarray,
     G2: np.ndarray,
     B2: np.ndarray,
 ) -> None:
-    """Best / second-best relaxed path values from every t to T, by first job (``allow[t, j]``)."""
+    """Best / second-best relaxed path values from every state (t, s) to (T, all memory jobs), by first
+    job (``allow[t, j]``: j may complete at t)."""
     T = G1.shape[0] - 1
+    ns = G1.shape[1]
     n = p.shape[0]
-    G1[T] = 0.0
-    B1[T] = -1
-    G2[T] = INF
-    B2[T] = -1
+    G1[:, :] = INF
+    G2[:, :] = INF
+    B1[:, :] = -1
+    B2[:, :] = -1
+    G1[T, ns - 1] = 0.0
+    if ns == 1:
+        for t in range(T - 1, -1, -1):
+            b1 = INF
+            a1 = -1
+            b2 = INF
+            a2 = -1
+            for k in range(n):
+                nx = t + p[k]
+                if nx > T or allow[nx, k] == 0:
+                    continue
+                rest = G1[nx, 0] if B1[nx, 0] != k else G2[nx, 0]
+                if rest >= INF:
+                    continue
+                v = rest + _f(nx, d[k], w[k]) - mu[k]
+                if v < b1:
+                    b2 = b1
+                    a2 = a1
+                    b1 = v
+                    a1 = k
+                elif v < b2:
+                    b2 = v
+                    a2 = k
+            G1[t, 0] = b1
+            B1[t, 0] = a1
+            G2[t, 0] = b2
+            B2[t, 0] = a2
+        return
+    starts = np.empty(n, dtype=np.int64)
     for t in range(T - 1, -1, -1):
-        b1 = INF
-        a1 = -1
-        b2 = INF
-        a2 = -1
+        m = 0
         for k in range(n):
             nx = t + p[k]
-            if nx > T or allow[nx, k] == 0:
-                continue
-            rest = G1[nx] if B1[nx] != k else G2[nx]
-            if rest >= INF:
-                continue
-            v = rest + _f(nx, d[k], w[k]) - mu[k]
-            if v < b1:
-                b2 = b1
-                a2 = a1
-                b1 = v
-                a1 = k
-            elif v < b2:
-                b2 = v
-                a2 = k
-        G1[t] = b1
-        B1[t] = a1
-        G2[t] = b2
-        B2[t] = a2
+            if nx <= T and allow[nx, k] != 0:
+                starts[m] = k
+                m += 1
+        for s in range(ns):
+            b1 = INF
+            a1 = -1
+            b2 = INF
+            a2 = -1
+            for r in range(m):
+                k = starts[r]
+                b = mbit[k]
+                if b < 0:
+                    nsx = s
+                elif (s >> b) & 1 == 1:
+                    continue
+                else:
+                    nsx = s | (1 << b)
+                nx = t + p[k]
+                rest = G1[nx, nsx] if B1[nx, nsx] != k else G2[nx, nsx]
+                if rest >= INF:
+                    continue
+                v = rest + _f(nx, d[k], w[k]) - mu[k]
+                if v < b1:
+                    b2 = b1
+                    a2 = a1
+                    b1 = v
+                    a1 = k
+                elif v < b2:
+                    b2 = v
+                    a2 = k
+            G1[t, s] = b1
+            B1[t, s] = a1
+            G2[t, s] = b2
+            B2[t, s] = a2
 
 
 @njit(cache=True)
@@ -216,45 +312,46 @@ def arc_lists(
 @njit(cache=True)
 def subgradient(
     p: np.ndarray,
-    d: np.ndarray,
-    w: np.ndarray,
     ptr: np.ndarray,
     jobs: np.ndarray,
     arc: np.ndarray,
+    mbit: np.ndarray,
+    ns: int,
     mu: np.ndarray,
     best_mu: np.ndarray,
-    direction: np.ndarray,
     ub: float,
     st: np.ndarray,
     iters: int,
     path: np.ndarray,
+    cnt: np.ndarray,
 ) -> int:
-    """Up to ``iters`` subgradient evaluations of stage 1; ``st = [best_L, lambda, stall, evals]``.
+    """Up to ``iters`` subgradient evaluations; ``st = [best_L, lambda, stall, evals]``, ``cnt`` gets the
+    job counts of the last minimising path.
 
     Returns 0 (go on), 1 (proved: best_L > ub - 1, or no path left), 2 (the minimising path is a
     sequence: ``path`` holds it, best_L is its cost), 3 (lambda below LAMBDA_MIN: converged)."""
     n = p.shape[0]
     T = ptr.shape[0] - 2
-    F1 = np.empty(T + 1)
-    F2 = np.empty(T + 1)
-    A1 = np.empty(T + 1, dtype=np.int64)
-    A2 = np.empty(T + 1, dtype=np.int64)
-    cnt = np.zeros(n, dtype=np.int64)
+    F1 = np.empty((T + 1, ns))
+    F2 = np.empty((T + 1, ns))
+    A1 = np.empty((T + 1, ns), dtype=np.int64)
+    A2 = np.empty((T + 1, ns), dtype=np.int64)
     g = np.empty(n)
     thr = ub - 1.0 + EPS * max(1.0, abs(ub))
     for _ in range(iters):
-        forward(p, d, w, mu, ptr, jobs, arc, F1, A1, F2, A2)
+        forward(p, mu, ptr, jobs, arc, mbit, F1, A1, F2, A2)
         st[3] += 1
-        if F1[T] >= INF:
+        if F1[T, ns - 1] >= INF:
             st[0] = ub
             return 1
         smu = 0.0
         for j in range(n):
             smu += mu[j]
-        L = F1[T] + smu
+        L = F1[T, ns - 1] + smu
         cnt[:] = 0
         t = T
-        j = A1[T]
+        s = ns - 1
+        j = A1[T, s]
         m = 0
         while t > 0:
             cnt[j] += 1
@@ -262,8 +359,10 @@ def subgradient(
                 path[m] = j
             m += 1
             tp = t - p[j]
-            j = A1[tp] if A1[tp] != j else A2[tp]
+            ps = s if mbit[j] < 0 else s ^ (1 << mbit[j])
+            j = A1[tp, ps] if A1[tp, ps] != j else A2[tp, ps]
             t = tp
+            s = ps
         norm2 = 0.0
         for k in range(n):
             g[k] = 1.0 - cnt[k]
@@ -278,7 +377,6 @@ def subgradient(
                 st[1] *= 0.5
                 st[2] = 0
                 mu[:] = best_mu
-                direction[:] = 0.0
         if norm2 == 0.0:
             st[0] = L
             best_mu[:] = mu
@@ -288,13 +386,9 @@ def subgradient(
             return 1
         if st[1] < LAMBDA_MIN:
             return 3
-        dn = 0.0
+        step = st[1] * (ub - L) / norm2
         for k in range(n):
-            direction[k] = g[k] + BETA * direction[k]
-            dn += direction[k] * direction[k]
-        step = st[1] * (ub - L) / dn
-        for k in range(n):
-            mu[k] += step * direction[k]
+            mu[k] += step * g[k]
     return 0
 
 
@@ -308,22 +402,24 @@ def eliminate(
     ptr: np.ndarray,
     jobs: np.ndarray,
     arc: np.ndarray,
+    mbit: np.ndarray,
+    ns: int,
     ub: float,
 ) -> tuple[int, int, float]:
-    """Remove every arc whose cheapest relaxed path under ``mu`` costs > ub - 1; returns
-    (arcs removed, arcs left, L(mu))."""
+    """Remove every arc whose cheapest relaxed path under ``mu`` (over every memory state) costs
+    > ub - 1; returns (arcs removed, arcs left, L(mu))."""
     n = p.shape[0]
     T = allow.shape[0] - 1
-    F1 = np.empty(T + 1)
-    F2 = np.empty(T + 1)
-    A1 = np.empty(T + 1, dtype=np.int64)
-    A2 = np.empty(T + 1, dtype=np.int64)
-    G1 = np.empty(T + 1)
-    G2 = np.empty(T + 1)
-    B1 = np.empty(T + 1, dtype=np.int64)
-    B2 = np.empty(T + 1, dtype=np.int64)
-    forward(p, d, w, mu, ptr, jobs, arc, F1, A1, F2, A2)
-    backward(p, d, w, mu, allow, G1, B1, G2, B2)
+    F1 = np.empty((T + 1, ns))
+    F2 = np.empty((T + 1, ns))
+    A1 = np.empty((T + 1, ns), dtype=np.int64)
+    A2 = np.empty((T + 1, ns), dtype=np.int64)
+    G1 = np.empty((T + 1, ns))
+    G2 = np.empty((T + 1, ns))
+    B1 = np.empty((T + 1, ns), dtype=np.int64)
+    B2 = np.empty((T + 1, ns), dtype=np.int64)
+    forward(p, mu, ptr, jobs, arc, mbit, F1, A1, F2, A2)
+    backward(p, d, w, mu, allow, mbit, G1, B1, G2, B2)
     smu = 0.0
     for j in range(n):
         smu += mu[j]
@@ -334,14 +430,27 @@ def eliminate(
         for q in range(ptr[t], ptr[t + 1]):
             j = jobs[q]
             tp = t - p[j]
-            fa = F1[tp] if A1[tp] != j else F2[tp]
-            gb = G1[t] if B1[t] != j else G2[t]
-            if fa >= INF or gb >= INF or fa + gb + arc[q] - mu[j] + smu > thr:
+            b = mbit[j]
+            c = arc[q] - mu[j] + smu
+            keep = False
+            for s in range(ns):
+                if b < 0:
+                    ps = s
+                else:
+                    if (s >> b) & 1 == 0:
+                        continue
+                    ps = s ^ (1 << b)
+                fa = F1[tp, ps] if A1[tp, ps] != j else F2[tp, ps]
+                gb = G1[t, s] if B1[t, s] != j else G2[t, s]
+                if fa < INF and gb < INF and fa + gb + c <= thr:
+                    keep = True
+                    break
+            if keep:
+                left += 1
+            else:
                 allow[t, j] = 0
                 removed += 1
-            else:
-                left += 1
-    L = F1[T] + smu if F1[T] < INF else INF
+    L = F1[T, ns - 1] + smu if F1[T, ns - 1] < INF else INF
     return removed, left, L
 
 
@@ -359,8 +468,9 @@ class Lagrangian:
     allow: np.ndarray
     mu: np.ndarray
     best_mu: np.ndarray
-    direction: np.ndarray
     st: np.ndarray
+    mbit: np.ndarray  # bit of each memory job in the DP state, -1 for the others
+    memory: int = 0
     bound: float = -math.inf
     proved: bool = False
     sequence: np.ndarray | None = None  # a sequence found by the relaxation (full instance indices)
@@ -398,34 +508,48 @@ class Lagrangian:
             if pos[j] >= 0:
                 mu[pos[j]] = _f(clock, int(inst.d[j]), int(inst.w[j]))
         st = np.array([-INF, LAMBDA0, 0.0, 0.0])
-        return cls(inst, ub, keep, p, d, w, T, allow, mu, mu.copy(), np.zeros(n), st)
+        return cls(inst, ub, keep, p, d, w, T, allow, mu, mu.copy(), st, np.full(n, -1, dtype=np.int64))
 
     def run(self, budget: Budget, *, max_rounds: int = 1000) -> None:
-        """Subgradient rounds (stage 1) alternating with elimination until proved, converged, out of
-        rounds or out of budget."""
+        """Subgradient rounds alternating with elimination; when the multipliers have converged and
+        elimination removes nothing, memory jobs are added (stage 3). Stops when proved, out of rounds,
+        out of memory or out of budget."""
         n = self.p.shape[0]
         path = np.zeros(n, dtype=np.int64)
+        cnt = np.zeros(n, dtype=np.int64)
         ptr, jobs, arc = arc_lists(self.allow, self.p, self.d, self.w)
         rounds = 0
+        last_elim = 0
+        per_work = 1e-8  # seconds per state update, re-measured on every call
         while not self.proved and rounds < max_rounds and not budget.should_stop():
+            ns = 1 << self.memory
+            work = max(1, jobs.shape[0] * ns)
+            # as many evaluations as fit in CALL_SECONDS and in half the time left (at least one)
+            fit = min(CALL_SECONDS, 0.5 * budget.remaining()) / (per_work * work)
+            iters = max(1, min(ITERS_PER_CALL, int(fit)))
+            t0 = time.perf_counter()
             code = subgradient(
-                self.p, self.d, self.w, ptr, jobs, arc, self.mu, self.best_mu, self.direction,
-                float(self.ub), self.st, ITERS_PER_CALL, path,
+                self.p, ptr, jobs, arc, self.mbit, ns, self.mu, self.best_mu,
+                float(self.ub), self.st, iters, path, cnt,
             )  # fmt: skip
+            per_work = max(1e-10, (time.perf_counter() - t0) / (iters * work))
             self._take(float(self.st[0]))
             if code == 1:
                 self.proved = True
                 break
             if code == 2:
-                self.sequence = np.concatenate(
-                    (np.setdiff1d(np.arange(self.inst.n), self.jobs_idx), self.jobs_idx[path])
-                )
+                zero = np.setdiff1d(np.arange(self.inst.n), self.jobs_idx)
+                self.sequence = np.concatenate((zero, self.jobs_idx[path])).astype(np.int64)
                 self.proved = True
                 break
-            if code == 3 or int(self.st[3]) % 100 < ITERS_PER_CALL:
+            if code == 3 or self.st[3] - last_elim >= ELIM_EVERY:
+                if budget.remaining() < ELIM_COST * per_work * work:  # would overrun the budget
+                    break
+                last_elim = int(self.st[3])
                 removed, left, _ = eliminate(
-                    self.p, self.d, self.w, self.best_mu, self.allow, ptr, jobs, arc, float(self.ub)
-                )
+                    self.p, self.d, self.w, self.best_mu, self.allow, ptr, jobs, arc, self.mbit, ns,
+                    float(self.ub),
+                )  # fmt: skip
                 self.stats["arcs_left"] = left
                 rounds += 1
                 if left == 0:
@@ -434,10 +558,31 @@ class Lagrangian:
                     break
                 if removed:
                     ptr, jobs, arc = arc_lists(self.allow, self.p, self.d, self.w)
-                    self.st[1] = max(self.st[1], 0.25)
+                    self.st[1] = max(self.st[1], LAMBDA_RESTART)
                 elif code == 3:
-                    break
+                    if not self._grow(cnt, jobs.shape[0]):
+                        break
+                    self.mu[:] = self.best_mu
+                    self.st[1] = LAMBDA_RESTART
+                    self.st[2] = 0
         self.stats["evals"] = int(self.st[3])
+        self.stats["memory_jobs"] = self.memory
+
+    def _grow(self, cnt: np.ndarray, arcs: int) -> bool:
+        """Add up to :data:`GROW` jobs that the last minimising path used other than once to the
+        memory set (each one's bit in the DP state forbids it a second time on a path)."""
+        cand = [
+            int(j) for j in np.argsort(-np.abs(1 - cnt), kind="stable") if cnt[j] != 1 and self.mbit[j] < 0
+        ]
+        added = 0
+        for j in cand:
+            ns = 1 << (self.memory + 1)
+            if added == GROW or (self.T + 1) * ns > MAX_STATES or arcs * ns > MAX_WORK:
+                break
+            self.mbit[j] = self.memory
+            self.memory += 1
+            added += 1
+        return added > 0
 
     def _take(self, value: float) -> None:
         v = min(value, float(self.ub))
@@ -455,9 +600,10 @@ def warm() -> None:
     assert lag is not None
     ptr, jobs, arc = arc_lists(lag.allow, lag.p, lag.d, lag.w)
     path = np.zeros(5, dtype=np.int64)
-    args = (lag.p, lag.d, lag.w, ptr, jobs, arc, lag.mu, lag.best_mu, lag.direction)
-    subgradient(*args, 40.0, lag.st, 2, path)
-    eliminate(lag.p, lag.d, lag.w, lag.best_mu, lag.allow, ptr, jobs, arc, 40.0)
+    cnt = np.zeros(5, dtype=np.int64)
+    lag.mbit[1] = 0
+    subgradient(lag.p, ptr, jobs, arc, lag.mbit, 2, lag.mu, lag.best_mu, 40.0, lag.st, 2, path, cnt)
+    eliminate(lag.p, lag.d, lag.w, lag.best_mu, lag.allow, ptr, jobs, arc, lag.mbit, 2, 40.0)
 
 
 def close_cpsat(lag: Lagrangian, budget: Budget) -> Limit:
@@ -529,7 +675,7 @@ def run_ssdp(inst: Instance, budget: Budget, hint: Any) -> Result:
     lag.stats["lagrange_s"] = round(budget.elapsed() - t0, 4)
     lag.stats["lagrange_bound"] = lag.bound if math.isfinite(lag.bound) else None
     lim = Limit.NONE if lag.proved else budget.limit_reason()
-    if not lag.proved and not budget.should_stop():
+    if not lag.proved and budget.remaining() >= CPSAT_MIN_S:
         lim = close_cpsat(lag, budget)
     if lag.sequence is not None and cost(inst, lag.sequence) < ub:
         seq = lag.sequence
