@@ -341,6 +341,46 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from service import plot  # matplotlib is loaded only for this command
+
+    source = args.instance
+    index = args.index
+    path = Path(source)
+    if index is None and not path.exists() and "#" in source:
+        head, _, tail = source.rpartition("#")
+        if tail.isdigit():  # FILE#k, the name `allot solve` gives the k-th instance of FILE
+            path, index = Path(head), int(tail)
+    try:
+        entries = read_file(path, args.format, jobs=args.jobs)
+        name, inst = plot.pick_entry(entries, index, str(path))
+        results = plot.read_results(Path(args.result))
+        out = Path(args.output) if args.output else None
+        if out is None:
+            stem = Path(args.result).with_suffix("")
+            out = stem.with_name(stem.name + (f"-{index}" if index is not None else "") + ".png")
+        plot.output_format(out)
+    except (FormatError, plot.PlotUsageError) as exc:
+        print(f"allot: error: {exc}", file=sys.stderr)
+        return 2
+    if isinstance(inst, InstanceError):
+        _report_invalid(name, inst)
+        return 1
+    try:
+        result = plot.find_result(results, name, args.result)
+        solution = plot.checked_solution(inst, result)
+    except plot.PlotError as exc:
+        print(f"allot: error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        plot.render(inst, solution, result, out)
+    except plot.PlotUsageError as exc:
+        print(f"allot: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
 # --------------------------------------------------------------------------------------------------
 # serve / solvers
 # --------------------------------------------------------------------------------------------------
@@ -561,6 +601,17 @@ def build_parser() -> argparse.ArgumentParser:
         bf = bsub.add_parser(name, help=help_text, add_help=False)
         bf.add_argument("args", nargs=argparse.REMAINDER, help="see `allot bench %(prog)s --help`")
         bf.set_defaults(fn=cmd_bench)
+
+    pl = sub.add_parser("plot", help="draw a result of `allot solve --output jsonl` as a picture")
+    pl.add_argument("instance", metavar="INSTANCE", help="instance file as for solve (or FILE#k)")
+    pl.add_argument("result", metavar="RESULT", help="JSONL output of `allot solve --output jsonl`")
+    pl.add_argument(
+        "-o", "--output", metavar="OUT", help="picture file, format by suffix (default: RESULT as .png)"
+    )
+    pl.add_argument("--index", type=int, metavar="K", help="the K-th instance of INSTANCE (1-based, FILE#K)")
+    pl.add_argument("--format", choices=FORMATS, default="auto", help="format of INSTANCE")
+    pl.add_argument("--jobs", type=int, help="jobs per instance for orlib-wt files")
+    pl.set_defaults(fn=cmd_plot)
 
     ls = sub.add_parser("solvers", help="list solvers per family")
     ls.add_argument("--problem", choices=list(models.FAMILIES))
