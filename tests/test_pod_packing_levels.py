@@ -190,16 +190,18 @@ def test_first_failure_replay_on_openb_slice(shared_data: Path) -> None:
     )
     inst = Instance(full.nodes[:40], full.pods, name="openb-400x40")
     total = sum(n.gpu_count for n in inst.nodes) * GPU_MILLI
-    outs = {pol: first_failure(inst, pol) for pol in ("kube", "kube-most", "allotment")}
+    policies = ("kube", "kube-most", "fgd", "bfd", "allotment", "allotment-packer")
+    outs = {pol: first_failure(inst, pol) for pol in policies}
     for pol, out in outs.items():
         assert 0 < out["placed"] < len(inst.pods), pol
         want = sum(p.gpu.count * p.gpu.milli for p in inst.pods[: out["placed"]] if p.gpu is not None)
         assert out["gpu_ratio"] == pytest.approx(want / total), pol
-    sol = outs["allotment"]["solution"]
-    assert evaluate(inst, sol).feasible
-    placed = dict(sol.placements)
-    assert all(placed[p.name] is not None for p in inst.pods[: outs["allotment"]["placed"]])
-    assert all(placed[p.name] is None for p in inst.pods[outs["allotment"]["placed"] :])
+    for pol in ("fgd", "bfd", "allotment", "allotment-packer"):
+        sol = outs[pol]["solution"]
+        assert evaluate(inst, sol).feasible, pol
+        placed = dict(sol.placements)
+        assert all(placed[p.name] is not None for p in inst.pods[: outs[pol]["placed"]]), pol
+        assert all(placed[p.name] is None for p in inst.pods[outs[pol]["placed"] :]), pol
 
 
 def test_bench_failing_table(capsys: pytest.CaptureFixture[str]) -> None:

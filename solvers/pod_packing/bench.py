@@ -14,8 +14,9 @@ Anchor (arXiv 2511.08373, CP-SAT fallback): 44% improved + 19% certified at 1 s,
 ``openb``: the pods of ``openb_pod_list_default.csv`` arrive in creation order onto the GPU nodes
 (deletions ignored). Each policy places them one by one until the first pod it cannot place; reported
 are the pods placed and the GPU allocation ratio (allocated milli-GPU / all milli-GPU) at that point.
-Policies: the kube replica with LeastAllocated and MostAllocated, and Allotment's batch re-planning
-(:mod:`solvers.pod_packing.replan`).
+Policies (:mod:`solvers.pod_packing.replan`): the kube replica with LeastAllocated and MostAllocated,
+the Numba packers ``fgd`` and ``bfd`` online, and Allotment's batch re-planning (``allotment``;
+``allotment-packer`` is its first, NumPy best-fit version).
 
 ``extender``: latency of ``filter`` + ``prioritize`` (:mod:`service.extender`, called in process with the
 JSON bodies kube-scheduler sends) for one pod on a NodeList of ``--extender-nodes`` nodes with 2,000
@@ -159,12 +160,12 @@ def run_openb(args: argparse.Namespace) -> list[dict[str, Any]]:
 def openb_table(records: list[dict[str, Any]]) -> str:
     lines = [
         f"openb in creation order onto the GPU nodes, first failure (load {_load()})",
-        f"{'variant':<11} {'policy':<10} {'placed':>7} {'of':>6} {'GPU alloc':>10} "
+        f"{'variant':<11} {'policy':<16} {'placed':>7} {'of':>6} {'GPU alloc':>10} "
         f"{'replans':>8} {'wall':>7}",
     ]
     for r in records:
         lines.append(
-            f"{r['variant']:<11} {r['policy']:<10} {r['pods_placed']:>7} {r['pods_total']:>6} "
+            f"{r['variant']:<11} {r['policy']:<16} {r['pods_placed']:>7} {r['pods_total']:>6} "
             f"{100 * r['gpu_alloc_ratio']:>9.2f}% {r['replans']:>8} {r['wall_s']:>6.1f}s"
         )
     return "\n".join(lines)
@@ -181,7 +182,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--budgets", type=float, nargs="+", default=[1.0, 10.0])
     ap.add_argument("--solver", default="auto")
     ap.add_argument("--variant", default="default", help="openb pod list variant (default %(default)s)")
-    ap.add_argument("--policies", nargs="+", default=["kube", "kube-most", "allotment"])
+    ap.add_argument(
+        "--policies",
+        nargs="+",
+        default=["kube", "kube-most", "fgd", "bfd", "allotment"],
+        help="openb policies (default %(default)s; also allotment-packer)",
+    )
     ap.add_argument("--limit-pods", type=int, default=0, help="openb: only the first N pods")
     ap.add_argument("--extender-nodes", type=int, default=1000)
     ap.add_argument("--extender-requests", type=int, default=300)

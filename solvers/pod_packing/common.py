@@ -9,7 +9,8 @@ on the encoded objective (the other components are bounded below by 0).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -25,6 +26,8 @@ from models.pod_packing import (
     spread_matches,
 )
 from solvers.registry import register_bound
+
+T = TypeVar("T")
 
 _CHECKED: dict[tuple[int, int], tuple[Instance, Solution, Evaluation]] = {}
 _CHECKED_MAX = 32
@@ -47,6 +50,59 @@ def checked(instance: Instance, sol: Solution) -> Evaluation:
         _CHECKED.pop(next(iter(_CHECKED)))
     _CHECKED[key] = (instance, sol, ev)
     return ev
+
+
+_MEMO: dict[int, tuple[Instance, dict[str, Any]]] = {}
+_MEMO_MAX = 16
+
+
+def per_instance(instance: Instance, kind: str, make: Callable[[], T]) -> T:
+    """``make()``, computed once per instance object (least recently used of ``_MEMO_MAX`` kept).
+
+    The chain's solvers each need the same filters, masks and bounds of one immutable instance; the
+    instance is kept alive with its entries, so its ``id`` cannot be reused while they exist.
+    """
+    key = id(instance)
+    hit = _MEMO.pop(key, None)
+    if hit is None or hit[0] is not instance:
+        hit = (instance, {})
+        while len(_MEMO) >= _MEMO_MAX:
+            _MEMO.pop(next(iter(_MEMO)))
+    _MEMO[key] = hit
+    store = hit[1]
+    if kind not in store:
+        store[kind] = make()
+    return store[kind]
+
+
+def node_filter(instance: Instance) -> NodeFilter:
+    """The instance's shared :class:`NodeFilter` (its mask caches are filled once)."""
+    return per_instance(instance, "node_filter", lambda: NodeFilter(instance))
+
+
+def pending_vector(instance: Instance, sol: Solution) -> tuple[int, ...]:
+    """Pending pods per priority level, highest first (the objective's leading components)."""
+    placed = dict(sol.placements)
+    levels = sorted({p.priority for p in instance.pods}, reverse=True)
+    pos = {lv: k for k, lv in enumerate(levels)}
+    out = [0] * len(levels)
+    for p in instance.pods:
+        if placed.get(p.name) is None:
+            out[pos[p.priority]] += 1
+    return tuple(out)
+
+
+def worth_checking(instance: Instance, sol: Solution, best: Solution | None) -> bool:
+    """Can ``sol`` have a smaller objective than ``best``? Without checking either: the pending vector
+    leads the mixed-radix objective, so a lexicographically larger one is worse whatever follows, and
+    with default options (no evictions, no moves, packing ``none``) an equal one is equal."""
+    if best is None:
+        return True
+    v, b = pending_vector(instance, sol), pending_vector(instance, best)
+    if v != b:
+        return v < b
+    o = instance.options
+    return o.allow_evictions or o.max_moves > 0 or o.packing != "none"
 
 
 class NodeFilter:
@@ -84,6 +140,13 @@ class NodeFilter:
 
 def interacting(instance: Instance) -> tuple[list[bool], list[bool]]:
     """Per pending pod and per running pod: does it have inter-pod terms or hard spread, or is it
+    selected by some pod's term or counted by some pod's spread constraint? (once per instance)"""
+    a, b = per_instance(instance, "interacting", lambda: _interacting(instance))
+    return list(a), list(b)
+
+
+def _interacting(instance: Instance) -> tuple[list[bool], list[bool]]:
+    """Per pending pod and per running pod: does it have inter-pod terms or hard spread, or is it
     selected by some pod's term or counted by some pod's spread constraint?"""
     everyone = [*instance.pods, *instance.running]
     owners: dict[tuple[Any, ...], tuple[Pod, Any, bool]] = {}
@@ -112,7 +175,11 @@ def interacting(instance: Instance) -> tuple[list[bool], list[bool]]:
 
 def forced_unplaced(instance: Instance) -> list[bool]:
     """Per pending pod: True when it can be placed in no feasible solution (see module doc)."""
-    nf = NodeFilter(instance)
+    return list(per_instance(instance, "forced", lambda: _forced_unplaced(instance)))
+
+
+def _forced_unplaced(instance: Instance) -> list[bool]:
+    nf = node_filter(instance)
     forced = [not nf.static(p).any() for p in instance.pods]
     for members in instance.gangs.values():
         if any(forced[i] for i in members):
@@ -122,6 +189,12 @@ def forced_unplaced(instance: Instance) -> list[bool]:
 
 
 def level_lower_bounds(instance: Instance) -> tuple[list[int], dict[int, int], dict[int, int]]:
+    """:func:`capacity_levels`, computed once per instance (copies returned)."""
+    levels, forced, cumulative = per_instance(instance, "levels", lambda: capacity_levels(instance))
+    return list(levels), dict(forced), dict(cumulative)
+
+
+def capacity_levels(instance: Instance) -> tuple[list[int], dict[int, int], dict[int, int]]:
     """Capacity bound by priority level (highest first).
 
     Returns ``(levels, forced, cumulative)``: ``forced[lv]`` pods of level ``lv`` can never be placed
@@ -143,7 +216,7 @@ def level_lower_bounds(instance: Instance) -> tuple[list[int], dict[int, int], d
     of their ub)`` and every other part at most its ub; the placed count of S is at most the minimum
     over M of that sum.
     """
-    nf = NodeFilter(instance)
+    nf = node_filter(instance)
     forced_list = forced_unplaced(instance)
     levels = sorted({p.priority for p in instance.pods}, reverse=True)
     o = instance.options

@@ -64,7 +64,7 @@ from models.pod_packing import (
     spread_matches,
 )
 from solvers.budget import Budget
-from solvers.pod_packing.common import NodeFilter
+from solvers.pod_packing.common import node_filter
 from solvers.pod_packing.sat import solve_sat
 from solvers.registry import register
 from solvers.result import Result, Status
@@ -78,7 +78,7 @@ class BuildStopped(Exception):
 
 def estimated_size(instance: Instance) -> int:
     """Rough number of placement + GPU-device literals of the model (to skip hopeless builds)."""
-    nf = NodeFilter(instance)
+    nf = node_filter(instance)
     total = 0
     for p in instance.pods:
         mask = nf.static(p)
@@ -107,7 +107,7 @@ class PodModel:
         self._ticks = 0
         self.inst = inst = instance
         self.m = m = cp_model.CpModel()
-        self.nf = NodeFilter(inst)
+        self.nf = node_filter(inst)
         nodes = inst.nodes
         self.agents: list[Pod] = [*inst.pods, *inst.running]
         P = len(inst.pods)

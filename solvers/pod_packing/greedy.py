@@ -19,7 +19,7 @@ from typing import Any
 
 from models.pod_packing import Instance, Solution
 from solvers.budget import Budget
-from solvers.pod_packing.common import checked, lex_lower_bound
+from solvers.pod_packing.common import checked, lex_lower_bound, pending_vector, worth_checking
 from solvers.pod_packing.kube import schedule
 from solvers.registry import register
 from solvers.result import Result, Status
@@ -64,8 +64,10 @@ def run_greedy(instance: Instance, budget: Budget, hint: Any = None) -> Result:
         if best is not None and budget.should_stop():
             break
         sol, _ = schedule(instance, budget, most, order)
+        stats[f"{name}.pending"] = list(pending_vector(instance, sol))
+        if not worth_checking(instance, sol, best):
+            continue  # worse (or no better) by its pending vector alone: not worth the checker's time
         ev = checked(instance, sol)
-        stats[f"{name}.objective"] = ev.objective if ev.feasible else None
         if ev.feasible and ev.objective < best_obj:
             best, best_obj = sol, ev.objective
             stats["best"] = name

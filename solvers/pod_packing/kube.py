@@ -35,7 +35,7 @@ import numpy as np
 
 from models.pod_packing import GPU_MILLI, Instance, Pod, Solution, spread_eligible, spread_matches
 from solvers.budget import Budget
-from solvers.pod_packing.common import NodeFilter, checked, interacting
+from solvers.pod_packing.common import checked, interacting, node_filter
 from solvers.registry import register
 from solvers.result import Result, Status
 
@@ -48,7 +48,7 @@ class ClusterState:
 
     def __init__(self, instance: Instance):
         self.inst = instance
-        self.nf = NodeFilter(instance)
+        self.nf = node_filter(instance)
         n = len(instance.nodes)
         self.res = instance.resources
         self.cap = self.nf.cap
@@ -86,6 +86,9 @@ class ClusterState:
         self._spread_memo: dict[tuple[Any, ...], tuple[list[bool], np.ndarray]] = {}
         self._aff_nodes: dict[tuple[int, int], tuple[np.ndarray, list[int]]] = {}
         self._req: dict[int, np.ndarray] = {}
+        self._wgroup: dict[int, int] = {}
+        self._wgroup_ids: dict[tuple[Any, ...], int] = {}
+        self._wgroup_keys: dict[int, list[str]] = {}
         self._nz: dict[int, np.ndarray] = {}
         for rp in instance.running:
             assert rp.node is not None
@@ -298,7 +301,12 @@ class ClusterState:
         labels = self.labels
         out: set[int] = set()
         memo: dict[tuple[Any, ...], dict[str, int]] = {}  # identical constraints share their counts
+        seen: set[tuple[Any, ...]] = set()
         for w, nw in self.watchers:
+            wk = self._watch_key(w, nw)
+            if wk in seen:
+                continue  # a replica with the same constraints in the same domains decides the same
+            seen.add(wk)
             for c in w.hard_spread:
                 if not self._spread_hit(w, c, pod):
                     continue
@@ -326,6 +334,19 @@ class ClusterState:
                 if partners <= 0:
                     out.update(outside)
         return out
+
+    def _watch_key(self, w: Pod, nw: int) -> tuple[Any, ...]:
+        """What :meth:`_watched` decides for watcher ``w`` on node ``nw`` depends on: its namespace,
+        labels, selectors and constraints (a group id) and its node's values of their topology keys."""
+        g = self._wgroup.get(id(w))
+        if g is None:
+            gk = (w.namespace, w.labels, w.node_selector, w.node_affinity, w.topology_spread, w.pod_affinity)
+            g = self._wgroup_ids.setdefault(gk, len(self._wgroup_ids))
+            self._wgroup[id(w)] = g
+            keys = [c.topology_key for c in w.hard_spread] + [t.topology_key for t in w.pod_affinity]
+            self._wgroup_keys[g] = keys
+        lab = self.labels[nw]
+        return (g, *(lab.get(k) for k in self._wgroup_keys[g]))
 
     def _affinity_nodes(self, w: Pod, nw: int) -> tuple[np.ndarray, list[int]]:
         """Nodes carrying any of ``w``'s affinity keys, and those of them outside w's domains."""

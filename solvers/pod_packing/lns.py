@@ -53,7 +53,14 @@ from models.pod_packing import (
     objective_weights,
 )
 from solvers.budget import Budget
-from solvers.pod_packing.common import NodeFilter, checked, forced_unplaced, interacting, lex_lower_bound
+from solvers.pod_packing.common import (
+    NodeFilter,
+    checked,
+    forced_unplaced,
+    interacting,
+    lex_lower_bound,
+    node_filter,
+)
 from solvers.pod_packing.cpsat import BuildStopped, PodModel, key_mask
 from solvers.pod_packing.sat import solve_sat
 from solvers.registry import register
@@ -75,7 +82,7 @@ class Neighbourhoods:
 
     def __init__(self, instance: Instance, nf: NodeFilter | None = None):
         self.inst = instance
-        self.nf = nf or NodeFilter(instance)
+        self.nf = nf or node_filter(instance)
         self.static = [self.nf.static(p) for p in instance.pods]
         labels = [nd.labels_map for nd in instance.nodes]
         #: the model's candidate nodes per pending pod (node-level filters, empty fit, topology keys)

@@ -1,6 +1,8 @@
-"""``auto`` for pod packing: kube (LeastAllocated) -> greedy -> lns -> cpsat-lex, warm-started.
+"""``auto`` for pod packing: kube (LeastAllocated) -> fit -> greedy -> lns -> cpsat-lex, warm-started.
 
-``kube`` is the baseline the answer must never be worse than (and the first incumbent); ``greedy`` tries
+``kube`` is the baseline the answer must never be worse than (and the first incumbent); ``fit`` is the
+better of the Numba packers ``fgd`` and ``bfd`` (:mod:`.fit`: decreasing size per level,
+fragmentation-aware / best-fit scoring); ``greedy`` tries
 priority/size orders with best fit (MostAllocated, which also covers ``kube-most``); ``lns`` re-solves
 a few nodes at a time with CP-SAT (small models that solve in milliseconds); ``cpsat-lex`` solves the
 priority levels in turn from the best of them, and certifies a level at once, without a model, when
@@ -9,9 +11,12 @@ the incumbent meets the capacity bound. CP-SAT is skipped when the model would h
 then answers with the heuristics and the capacity bound.
 
 The chain is :func:`solvers.portfolio.run_portfolio`'s (same child budgets, stop rules, stats and
-result naming), except that every step's answer is checked with :func:`.common.checked`: the
-solvers already checked the solutions they return, and the checker costs tens of milliseconds on a
-few hundred pods, which a 1 s budget cannot pay several times over.
+result naming), except for the checks: the checker costs tens of milliseconds on a few hundred pods,
+which a 1 s budget cannot pay several times over, so a step's answer is checked only when it can be
+better than the incumbent (:func:`.common.worth_checking`: its pending vector is lexicographically
+smaller, or equal when evictions, moves or packing count), and each solution object once
+(:func:`.common.checked`). Every answer the chain adopts is checked; the registry checks the final
+one again.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from typing import Any
 
 from models.pod_packing import Instance
 from solvers.budget import Budget
-from solvers.pod_packing.common import checked
+from solvers.pod_packing.common import checked, worth_checking
 from solvers.pod_packing.cpsat import estimated_size
+from solvers.pod_packing.fit import run_fit
 from solvers.pod_packing.greedy import run_greedy
 from solvers.pod_packing.kube import run_kube
 from solvers.pod_packing.lex import run_lex
@@ -32,6 +38,8 @@ from solvers.registry import register
 from solvers.result import Limit, Result, Status, bounds_meet, round_bound
 
 MAX_CPSAT_LITERALS = 150_000
+#: ``greedy`` runs only on batches of at most this many pods
+GREEDY_MAX_PODS = 150
 
 
 def run_chain(
@@ -60,7 +68,7 @@ def run_chain(
         t = budget.elapsed()
         res = step.run(instance, sub, best_sol)
         stats[f"{step.name}.time_s"] = round(budget.elapsed() - t, 4)
-        if res.solution is not None:
+        if res.solution is not None and worth_checking(instance, res.solution, best_sol):
             ev = checked(instance, res.solution)
             if ev.feasible:
                 stats[f"{step.name}.objective"] = ev.objective
@@ -89,11 +97,13 @@ def run_chain(
     )
 
 
-@register("pod_packing", "auto", "portfolio", "kube -> greedy -> lns -> cpsat-lex (warm-started)")
+@register("pod_packing", "auto", "portfolio", "kube -> fit -> greedy -> lns -> cpsat-lex (warm-started)")
 def run_auto(instance: Instance, budget: Budget, hint: Any = None) -> Result:
     steps = [
         Step("kube", run_kube, share=0.6),
-        Step("greedy", run_greedy, share=0.4),
+        Step("fit", run_fit, share=0.3),
+        # big batches: fit's orders cover greedy's; the time goes to LNS
+        Step("greedy", run_greedy, share=0.3, when=lambda i: len(i.pods) <= GREEDY_MAX_PODS),
         Step("lns", run_lns, share=0.6),
         Step("cpsat-lex", run_lex, share=1.0, when=lambda i: estimated_size(i) <= MAX_CPSAT_LITERALS),
     ]

@@ -5,13 +5,17 @@ openb) one by one, in input order, to a policy and stops at the first pod the po
 
 * ``kube`` / ``kube-most``: the kube-scheduler replica (:mod:`solvers.pod_packing.kube`) with
   LeastAllocated / MostAllocated scoring;
-* ``allotment``: each arriving pod is placed by the GPU-aware best fit of :class:`Packer`; when it does
-  not fit, the whole batch placed so far plus the new pod is re-planned from scratch (pods sorted by
-  decreasing GPU demand, then cpu, and packed by the same best fit) — the re-planned placement is
+* ``fgd`` / ``bfd``: the Numba packers of :mod:`.fit` (fragmentation gradient descent, best fit) in
+  arrival order — FGD's own online setting;
+* ``allotment``: each arriving pod is placed by ``fgd``; when it does not fit, the whole batch placed so
+  far plus the new pod is re-planned from an empty cluster in decreasing size (priority, GPU milli,
+  dominant cpu/memory share) by ``fgd``, then by ``bfd`` if that fails — the re-planned placement is
   adopted only if it places every pod of the batch (a re-plan is a set of migrations an operator would
-  apply); the first failure is the first pod that neither the online step nor a re-plan can place.
+  apply); the first failure is the first pod that neither the online step nor a re-plan can place;
+* ``allotment-packer``: the same re-planning with the NumPy best fit of :class:`Packer` (the first
+  version, kept for comparison).
 
-Best fit (:meth:`Packer.choose`), lexicographic over the feasible nodes:
+Best fit of :class:`Packer` (:meth:`Packer.choose`), lexicographic over the feasible nodes:
 whole-GPU pods take the node with the fewest free whole devices left; GPU shares take the device whose
 free milli is the smallest that still fits (exact fits first), preferring nodes with fewer untouched
 devices; every GPU pod then prefers the node whose free cpu stays largest relative to its free GPUs (so
@@ -28,6 +32,7 @@ import numpy as np
 from models.pod_packing import GPU_MILLI, Instance, Pod, Solution
 from solvers.budget import Budget
 from solvers.pod_packing.common import NodeFilter
+from solvers.pod_packing.fit import BFD, FGD, FitData, decreasing, devices
 from solvers.pod_packing.kube import ClusterState
 
 
@@ -168,7 +173,11 @@ def first_failure(instance: Instance, policy: str, budget: Budget | None = None)
             "gpu_ratio": alloc / total_milli if total_milli else 0.0,
             "first_failure": instance.pods[placed].name if placed < len(instance.pods) else None,
         }
-    if policy != "allotment":
+    if policy in ("fgd", "bfd"):
+        return _online_fit(instance, FGD if policy == "fgd" else BFD, total_milli)
+    if policy == "allotment":
+        return _replan_fit(instance, budget, total_milli)
+    if policy != "allotment-packer":
         raise ValueError(f"unknown policy {policy!r}")
     pk = Packer(instance)
     replans = 0
@@ -188,3 +197,72 @@ def first_failure(instance: Instance, policy: str, budget: Budget | None = None)
         "replans": replans,
         "solution": pk.solution(),
     }
+
+
+def _result(
+    instance: Instance, placed: int, gfree: np.ndarray, total_milli: int, **extra: Any
+) -> dict[str, Any]:
+    alloc = int(np.where(gfree >= 0, GPU_MILLI - gfree, 0).sum())
+    return {
+        "placed": placed,
+        "gpu_ratio": alloc / total_milli if total_milli else 0.0,
+        "first_failure": instance.pods[placed].name if placed < len(instance.pods) else None,
+        **extra,
+    }
+
+
+def _solution(instance: Instance, node_of: np.ndarray, devs_of: np.ndarray) -> Solution:
+    names = [nd.name for nd in instance.nodes]
+    placements = tuple(
+        (p.name, names[int(node_of[i])] if node_of[i] >= 0 else None) for i, p in enumerate(instance.pods)
+    )
+    gpu = tuple(
+        (p.name, devices(int(devs_of[i])))
+        for i, p in enumerate(instance.pods)
+        if node_of[i] >= 0 and devs_of[i]
+    )
+    return Solution(placements, (), (), gpu)
+
+
+def _online_fit(instance: Instance, policy: int, total_milli: int) -> dict[str, Any]:
+    """``fgd`` / ``bfd``: the Numba packers of :mod:`.fit` in arrival order (FGD's own setting)."""
+    data = FitData(instance)
+    used, gfree = data.empty_state()
+    node_of, devs_of, done = data.run(list(range(len(instance.pods))), used, gfree, policy, True)
+    return _result(instance, done, gfree, total_milli, solution=_solution(instance, node_of, devs_of))
+
+
+def _replan_fit(instance: Instance, budget: Budget, total_milli: int) -> dict[str, Any]:
+    """``allotment``: online FGD; at a failure the batch so far plus the new pod is re-planned from
+    an empty cluster in decreasing size (FGD, then best fit) and adopted if it places all of them."""
+    data = FitData(instance)
+    P = len(instance.pods)
+    used, gfree = data.empty_state()
+    node_of = np.full(P, -1, dtype=np.int64)
+    devs_of = np.zeros(P, dtype=np.int64)
+    i = replans = 0
+    while i < P and not budget.should_stop():
+        n1, d1, done = data.run(list(range(i, P)), used, gfree, FGD, True)
+        node_of[i : i + done] = n1[i : i + done]
+        devs_of[i : i + done] = d1[i : i + done]
+        i += done
+        if i >= P:
+            break
+        batch = decreasing(instance, list(range(i + 1)))
+        adopted = False
+        for policy in (FGD, BFD):
+            u2, g2 = data.empty_state()
+            n2, d2, _ = data.run(batch, u2, g2, policy, False)
+            if (n2[: i + 1] >= 0).all():
+                used, gfree = u2, g2
+                node_of[: i + 1] = n2[: i + 1]
+                devs_of[: i + 1] = d2[: i + 1]
+                adopted = True
+                break
+        if not adopted:
+            break
+        replans += 1
+        i += 1
+    return _result(
+        instance, i, gfree, total_milli, replans=replans, solution=_solution(instance, node_of, devs_of)
+    )
