@@ -94,6 +94,21 @@ def test_relaxation_meets_the_optimum_is_a_proof() -> None:
     assert r.status is Status.OPTIMAL and r.objective == 4 and r.bound_source == "ssdp"
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_all_jobs_in_memory_is_exact(seed: int) -> None:
+    """With every job in the memory set a path must use each job once, so the relaxation is the
+    problem itself: the bound equals the brute-force optimum and proves it, from any multipliers."""
+    inst = generate(seed=seed, n=7, tf=0.6, rdd=0.4, p_max=9)
+    opt, _ = brute_force(inst)
+    lag = Lagrangian.build(inst, np.arange(inst.n, dtype=np.int64))
+    assert lag is not None
+    lag.mbit[:] = np.arange(lag.p.shape[0])
+    lag.memory = lag.p.shape[0]
+    lag.run(Budget())
+    assert lag.proved and math.ceil(lag.bound - 1e-6) == opt
+    assert lag.sequence is None or cost(inst, lag.sequence) == opt
+
+
 @pytest.fixture(scope="module")
 def wt40(shared_data: Path) -> tuple[list[Instance], list[int]]:
     t = shared_data / "tardiness"

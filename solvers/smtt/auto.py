@@ -14,7 +14,7 @@ without improvement, so the proof step starts early. The Lagrangian time-indexed
 (:mod:`solvers.smtt.lagrange`, name ``ssdp``) then gets everything left, with the ILS sequence as its
 upper bound: subgradient and arc elimination, then CP-SAT over the arcs left; when it proves the
 incumbent optimal the result's ``bound_source`` is ``ssdp``. CP-SAT on the full model
-(:mod:`solvers.smtt.cpsat`) only runs when time is left (the bound was skipped as too large). The
+(:mod:`solvers.smtt.cpsat`) only runs instead of it, when the instance is too large for its tables. The
 family's cheap bound is added by the registry; OPTIMAL is only reported when ceil(bound) meets the
 objective (:func:`solvers.registry.finalize`).
 """
@@ -32,6 +32,7 @@ from solvers.smtt.bounds import best_bound
 from solvers.smtt.common import hint_sequence, result
 from solvers.smtt.cpsat import run_cpsat
 from solvers.smtt.dynasearch import iterated_dynasearch
+from solvers.smtt.lagrange import applicable as ssdp_applicable
 from solvers.smtt.lagrange import run_ssdp
 from solvers.smtt.lawler import run_lawler
 from solvers.smtt.rules import best_rule, run_rules
@@ -66,8 +67,10 @@ STEPS = [
     Step("dp", run_dp, share=0.9, when=lambda inst: inst.n <= DP_MAX_N),
     Step("lawler", run_lawler, share=LAWLER_SHARE, when=lambda inst: not inst.weighted),
     Step("ids", _ls_step, share=LS_SHARE),
-    Step("ssdp", run_ssdp, share=1.0),
-    Step("cpsat", run_cpsat, share=1.0),
+    Step("ssdp", run_ssdp, share=1.0, when=ssdp_applicable),
+    # ssdp uses the whole rest (its own stage 3 is CP-SAT); a CP-SAT model started on the few ms it
+    # leaves would overrun the budget while it is built
+    Step("cpsat", run_cpsat, share=1.0, when=lambda inst: not ssdp_applicable(inst)),
 ]
 
 

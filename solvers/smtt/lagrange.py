@@ -454,6 +454,13 @@ def eliminate(
     return removed, left, L
 
 
+def applicable(inst: Instance) -> bool:
+    """Whether :meth:`Lagrangian.build` accepts the instance (some job has a length; the arc table of
+    n·(T + 1) cells fits in :data:`MAX_CELLS`)."""
+    total = int(inst.p.sum())
+    return total > 0 and inst.n * (total + 1) <= MAX_CELLS
+
+
 @dataclass
 class Lagrangian:
     """The state of one instance's bound: arcs left, multipliers, best bound; resumable across calls."""
