@@ -28,7 +28,8 @@ within a level the pods by decreasing size (GPU milli, then the dominant share o
 cluster). Pods with inter-pod affinity, anti-affinity or hard spread constraints, the pods such terms
 select, and gang members are not placed by the kernel: within each level they go first, through the
 kube replica's filters (:class:`.kube.ClusterState`, MostAllocated), on the state the kernel leaves,
-so every answer satisfies every constraint kind. :func:`place_online` is the arrival-order variant
+so every answer satisfies every constraint kind; a gang goes, all or nothing, with the level of its
+most important member. :func:`place_online` is the arrival-order variant
 used by the openb replay (:mod:`.replan`): pods in input order, stop at the first that fits nowhere.
 
 Kernels are compiled with ``cache=True`` and by :func:`warmup` (registered for the family).
@@ -383,10 +384,16 @@ def pack(instance: Instance, budget: Budget, policy: int) -> Solution:
     names = [nd.name for nd in instance.nodes]
     levels = sorted({p.priority for p in instance.pods}, reverse=True)
     pods = instance.pods
+    # a gang goes with the level of its most important member (as the replica's queue reaches it)
+    gang_level = {g: max(pods[i].priority for i in members) for g, members in instance.gangs.items()}
     for lv in levels:
         if budget.expired():
             break
-        at = [i for i, p in enumerate(pods) if p.priority == lv]
+        at = [
+            i
+            for i, p in enumerate(pods)
+            if (p.gang is None and p.priority == lv) or (p.gang is not None and gang_level[p.gang] == lv)
+        ]
         hard = [i for i in at if flags[i] or pods[i].gang is not None]
         plain = decreasing(instance, [i for i in at if not (flags[i] or pods[i].gang is not None)])
         done: set[int] = set()
