@@ -532,6 +532,8 @@ class Lagrangian:
             ns = 1 << self.memory
             work = max(1, jobs.shape[0] * ns)
             # as many evaluations as fit in CALL_SECONDS and in half the time left (at least one)
+            if per_work * work > budget.remaining():  # not even one evaluation fits
+                break
             fit = min(CALL_SECONDS, 0.5 * budget.remaining()) / (per_work * work)
             iters = max(1, min(ITERS_PER_CALL, int(fit)))
             t0 = time.perf_counter()
