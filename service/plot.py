@@ -376,6 +376,8 @@ def plot_task_allocation(instance: Any, solution: Any, result: dict[str, Any]) -
             ax.set_xticks(x, labels)
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.grid(axis="y", alpha=0.3)
+    if not shown:
+        axes[0].text(0.5, 0.5, "the instance has no resources", ha="center", va="center")
     axes[-1].set_xlabel("agent")
     extra = f"{m} agents, {n} tasks, objective {instance.objective}"
     if len(order) > len(shown):
@@ -508,7 +510,8 @@ def plot_pod_packing(instance: Any, solution: Any, result: dict[str, Any]) -> Fi
     text_ax.axis("off")
     lines = [f"pending pods: {len(pending)}"]
     for p in sorted(pending, key=lambda p: (-p.priority, p.name))[:MAX_PENDING_LISTED]:
-        lines.append(f"  {p.name} (priority {p.priority})")
+        label = p.name if len(p.name) <= 40 else p.name[:37] + "..."
+        lines.append(f"  {label} (priority {p.priority})")
     if len(pending) > MAX_PENDING_LISTED:
         lines.append(f"  ... and {len(pending) - MAX_PENDING_LISTED} more")
     text_ax.text(0, 1, "\n".join(lines), va="top", ha="left", fontsize=8, family="monospace", gid="pending")

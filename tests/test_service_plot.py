@@ -216,6 +216,38 @@ def test_pod_packing_utilisation_is_the_final_state(
     assert f"pending {len(pending)}" in fig.get_suptitle()
 
 
+def test_pod_packing_moves_are_applied(
+    tmp_path: Path, drawn: list, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A running pod moved away frees its node for a pending pod: both nodes show the moved state."""
+    gib = 2**30
+    doc = {
+        "problem": "pod_packing",
+        "nodes": [{"name": n, "allocatable": {"cpu": 4000, "memory": 8 * gib}} for n in ("a", "b")],
+        "running": [
+            {"name": "r1", "node": "a", "requests": {"cpu": 3000, "memory": 2 * gib}},
+            {"name": "r2", "node": "b", "requests": {"cpu": 1000, "memory": 1 * gib}},
+        ],
+        "pods": [{"name": "p", "requests": {"cpu": 3500, "memory": 4 * gib}}],
+        "options": {"max_moves": 1},
+    }
+    path = tmp_path / "moves.json"
+    path.write_text(json.dumps(doc))
+    sol = {"placements": {"p": "a"}, "evictions": [], "moves": {"r1": "b"}, "gpu_indices": {}}
+    [(name, inst)] = read_file(path)
+    model = models.family("pod_packing")
+    ev = model.evaluate(inst, model.Solution.from_dict(sol))
+    assert ev.feasible, ev.violations
+    row = {"instance": name, "problem": "pod_packing", "status": "FEASIBLE", "objective": ev.objective}
+    (tmp_path / "moves.jsonl").write_text(json.dumps({**row, "solution": sol}) + "\n")
+    _plot_ok([str(path), str(tmp_path / "moves.jsonl")], tmp_path / "moves.png", capsys)
+    [(_, _, fig)] = drawn
+    heights = {gid: p.get_height() for gid, p in _gid_patches(fig, "").items() if p.get_visible()}
+    assert heights == pytest.approx({"a/cpu": 87.5, "a/memory": 50.0, "b/cpu": 100.0, "b/memory": 37.5})
+    assert heights == pytest.approx({f"{k[0]}/{k[1]}": v for k, v in _pod_utilisation(doc, sol).items()})
+    assert "moves 1" in fig.get_suptitle()
+
+
 def test_seq_parallel_one_rectangle_per_group(
     solved: dict, jsonl: Path, tmp_path: Path, drawn: list, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -329,6 +361,9 @@ def test_infeasible_solution_is_refused(
     assert code == 1
     assert "infeasible" in err and f"job {seq[0]} is repeated" in err
     assert not (tmp_path / "x.png").exists()
+    malformed = {**row, "solution": {"sequence": "0 1 2"}}
+    code, err = _fail([name, _one_line(tmp_path, malformed), "-o", str(tmp_path / "x.png")], capsys)
+    assert code == 1 and "malformed solution: sequence: must be a list" in err
 
 
 def test_overfull_agent_is_refused(solved: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
