@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import shutil
 import time
@@ -282,3 +283,120 @@ def test_reduced_cost_fixing_keeps_the_optimum(seed: int, m: int, n: int, kind: 
         r = solve(inst, "mip", Budget(5, deterministic=True), hint=Solution(hint))
         assert r.bound is not None and r.bound <= opt
         assert r.status is Status.OPTIMAL and r.objective == opt
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000), m=st.integers(2, 3), n=st.integers(3, 6), kind=st.sampled_from(["C", "D"])
+)
+def test_forced_pair_lagrangian_bounds_below_brute_force(seed: int, m: int, n: int, kind: str) -> None:
+    """For subgradient multipliers and for random ones, L(u) matches the bound kernel, and the bound
+    with a pair forced in (out) never exceeds the cheapest feasible assignment using (avoiding) it;
+    the fixing mask keeps every pair of an optimal assignment when ub = optimum + 1."""
+    from solvers.task_allocation import _kernels as K
+    from solvers.task_allocation import lagrange
+
+    inst = generate(seed, num_agents=m, num_tasks=n, kind=kind, tightness=1.0, forbidden_fraction=0.2)
+    a = arrays(inst)
+    if not lagrange.applicable(a):
+        return
+    feasible = [x for x in itertools.product(range(m), repeat=n) if evaluate(inst, Solution(x)).feasible]
+    if not feasible:
+        return
+    obj = {x: evaluate(inst, Solution(x)).objective for x in feasible}
+    mus: list[np.ndarray] = []
+    lagrange.lagrangian_bound(a, Budget(2, deterministic=True), None, None, mus)
+    rng = np.random.default_rng(seed)
+    mus.append(rng.uniform(0, 2 * float(a.obj.max()), n))
+    dem = np.ascontiguousarray(a.dem[0])
+    cap = np.minimum(a.cap[0], dem.sum(axis=1)).astype(np.int64)
+    for u in mus:
+        L, one, zero = K.lagrangian_forced(u, a.obj, dem, cap, a.allowed)
+        x = np.zeros((m, n), np.int64)
+        value = K.lagrangian_value(u, a.obj, dem, cap, a.allowed, x)
+        assert value == pytest.approx(L)
+        for i in range(m):
+            for j in range(n):
+                using = [v for s, v in obj.items() if s[j] == i]
+                avoiding = [v for s, v in obj.items() if s[j] != i]
+                if using:
+                    assert one[i, j] <= min(using) + 1e-6
+                if avoiding:
+                    assert zero[i, j] <= min(avoiding) + 1e-6
+        opt = min(obj.values())
+        keep = lagrange.fixing_mask(a, u, opt + 1)
+        assert any(keep[list(s), np.arange(n)].all() for s, v in obj.items() if v == opt)
+
+
+NO_COMPILE = r"""
+import importlib, json, pkgutil, sys
+import solvers
+from solvers import Budget, registry, solve
+from pathlib import Path
+from models.task_allocation import read_orlib_gap
+from instances.task_allocation import generate
+
+registry.warmup(["task_allocation"])
+
+def dispatchers():
+    out = {}
+    for info in pkgutil.walk_packages(solvers.__path__, "solvers."):
+        mod = importlib.import_module(info.name)
+        for name, obj in vars(mod).items():
+            if hasattr(obj, "signatures") and hasattr(obj, "py_func"):
+                out[f"{info.name}.{name}"] = len(obj.signatures)
+    return out
+
+before = dispatchers()
+[chu] = read_orlib_gap(Path(sys.argv[1]).read_text(), "d05100")
+instances = [chu, generate(3, num_agents=4, num_tasks=30, kind="D", tightness=1.0)]
+for inst in instances:
+    for name in ("greedy", "tabu", "lptabu", "lns", "lagrange", "mip", "auto"):
+        solve(inst, name, Budget(0.5))
+after = dispatchers()
+print(json.dumps({k: [before.get(k, 0), v] for k, v in after.items() if v != before.get(k, 0)}))
+"""
+
+
+def test_no_task_allocation_solver_compiles_inside_a_solve(shared_data: Path) -> None:
+    """Every task-allocation solver, not only the ``auto`` path the shared warm-up test takes, runs on
+    kernels the family's warm-up compiled (a tabu target passed as an int once compiled a second
+    signature inside the first solve, ~10 s on a loaded machine)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", NO_COMPILE, str(shared_data / "gap/chu1997/d05100")],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    grown = json.loads(out.stdout.strip().splitlines()[-1])
+    assert grown == {}, f"compiled during a solve (missing from warm-up): {grown}"
+
+
+def test_highs_run_abandoned_when_it_ignores_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_highs_within stops waiting for a HiGHS run that does not return after its deadline (as
+    HiGHS does inside presolve) and answers None; the mip solver then answers without a solution
+    rather than late."""
+    import threading
+
+    from solvers.task_allocation import exact
+
+    finished = threading.Event()
+
+    def stuck(h: object, budget: Budget, *, is_mip: bool = True) -> None:
+        finished.wait(30)  # ignores the budget until the test releases it
+
+    monkeypatch.setattr(exact, "run_highs", stuck)
+    try:
+        assert exact.run_highs_within(object(), Budget(0.05), is_mip=True) is None
+        inst = generate(5, num_agents=3, num_tasks=8)
+        r = exact.run_mip(inst, Budget(0.05))
+        assert r.solution is None and r.status is Status.NO_SOLUTION
+        assert r.stats["model_status"] == "abandoned after the deadline"
+    finally:
+        finished.set()

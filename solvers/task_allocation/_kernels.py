@@ -456,6 +456,7 @@ def tabu_search(
     K = cand.shape[1]
     grow = fs[2]
     w0 = fs[1]
+    chain = int(fs[5])
     improved = 0
     excess = 0
     for r in range(R):
@@ -473,8 +474,11 @@ def tabu_search(
             break
         # -- best move ------------------------------------------------------------------------------
         bv = INF
-        bj, bi, bk = -1, -1, -1
+        bj, bi, bk, be = -1, -1, -1, -1
         bdc, bdx = 0.0, 0
+        # the best *feasible* neighbour better than the best solution, kept even when not taken
+        fv = fs[0]
+        fj, fi, fk, fe = -1, -1, -1, -1
         stride = 1 if n <= 256 else n // 256
         phase = it % stride
         for j in range(n):
@@ -492,7 +496,9 @@ def tabu_search(
                 if i == a or not allowed[j, i]:
                     continue
                 dc = cost[j, i] - ca
-                if dc + pa >= bv:  # insertion never lowers the penalty
+                # insertion never lowers the penalty; a feasible neighbour needs j's removal to clear
+                # every excess
+                if dc + pa >= bv and not (excess + xa == 0 and cur + dc < fv):
                     continue
                 pen = pa
                 dx = xa
@@ -501,12 +507,14 @@ def tabu_search(
                     e = max(oi + dem[r, j, i], 0) - max(oi, 0)
                     dx += e
                     pen += pw[r, i] * e
+                if excess + dx == 0 and cur + dc < fv:
+                    fv, fj, fi, fk, fe = cur + dc, j, i, -1, -1
                 v = dc + pen
                 if v >= bv:
                     continue
                 if tabu[j, i] > it and not (excess + dx == 0 and cur + dc < fs[0]):
                     continue
-                bv, bj, bi, bk, bdc, bdx = v, j, i, -1, dc, dx
+                bv, bj, bi, bk, be, bdc, bdx = v, j, i, -1, -1, dc, dx
             if j % stride != phase:
                 continue  # large instances: swaps of a rotating 1/stride of the tasks per iteration
             for c in range(K):
@@ -519,36 +527,73 @@ def tabu_search(
                 off = (it * 7 + j) % nb_ if nb_ > 0 else 0
                 for t0 in range(min(nb_, 24)):  # at most 24 partners per (task, agent), rotating
                     k = members[b, (off + t0) % nb_]
-                    if not allowed[k, a]:
+                    if allowed[k, a]:  # swap j <-> k
+                        dc = cost[j, b] + cost[k, a] - cost[j, a] - cost[k, b]
+                        pen = 0.0
+                        dx = 0
+                        for r in range(R):
+                            oa = loads[r, a] - cap[r, a]
+                            na = oa - dem[r, j, a] + dem[r, k, a]
+                            ob = loads[r, b] - cap[r, b]
+                            nb = ob - dem[r, k, b] + dem[r, j, b]
+                            d = max(na, 0) - max(oa, 0)
+                            e = max(nb, 0) - max(ob, 0)
+                            dx += d + e
+                            pen += pw[r, a] * d + pw[r, b] * e
+                        if excess + dx == 0 and cur + dc < fv:
+                            fv, fj, fi, fk, fe = cur + dc, j, b, k, a
+                        v = dc + pen
+                        if v < bv and (
+                            (tabu[j, b] <= it and tabu[k, a] <= it) or (excess + dx == 0 and cur + dc < fs[0])
+                        ):
+                            bv, bj, bi, bk, be, bdc, bdx = v, j, b, k, -1, dc, dx
+                    if t0 >= chain:
                         continue
-                    dc = cost[j, b] + cost[k, a] - cost[j, a] - cost[k, b]
-                    pen = 0.0
-                    dx = 0
-                    for r in range(R):
-                        oa = loads[r, a] - cap[r, a]
-                        na = oa - dem[r, j, a] + dem[r, k, a]
-                        ob = loads[r, b] - cap[r, b]
-                        nb = ob - dem[r, k, b] + dem[r, j, b]
-                        d = max(na, 0) - max(oa, 0)
-                        e = max(nb, 0) - max(ob, 0)
-                        dx += d + e
-                        pen += pw[r, a] * d + pw[r, b] * e
-                    v = dc + pen
-                    if v >= bv:
-                        continue
-                    if (tabu[j, b] > it or tabu[k, a] > it) and not (excess + dx == 0 and cur + dc < fs[0]):
-                        continue
-                    bv, bj, bi, bk, bdc, bdx = v, j, b, k, dc, dx
+                    # ejection chain of length 2: j a -> b, k b -> e (e not a, b): b trades k for j
+                    # and the chain ends on one of k's cheap agents
+                    for c2 in range(K):
+                        e = cand[k, c2]
+                        if e < 0:
+                            break
+                        if e == a or e == b:  # noqa: SIM109 (plain comparisons for Numba)
+                            continue
+                        dc = cost[j, b] - cost[j, a] + cost[k, e] - cost[k, b]
+                        pen = 0.0
+                        dx = 0
+                        for r in range(R):
+                            oa = loads[r, a] - cap[r, a]
+                            ob = loads[r, b] - cap[r, b]
+                            oe = loads[r, e] - cap[r, e]
+                            d = max(oa - dem[r, j, a], 0) - max(oa, 0)
+                            f = max(ob - dem[r, k, b] + dem[r, j, b], 0) - max(ob, 0)
+                            g = max(oe + dem[r, k, e], 0) - max(oe, 0)
+                            dx += d + f + g
+                            pen += pw[r, a] * d + pw[r, b] * f + pw[r, e] * g
+                        if excess + dx == 0 and cur + dc < fv:
+                            fv, fj, fi, fk, fe = cur + dc, j, b, k, e
+                        v = dc + pen
+                        if v < bv and (
+                            (tabu[j, b] <= it and tabu[k, e] <= it) or (excess + dx == 0 and cur + dc < fs[0])
+                        ):
+                            bv, bj, bi, bk, be, bdc, bdx = v, j, b, k, e, dc, dx
+        if fj >= 0 and fv < fs[0] - 1e-9:
+            best[:] = assign
+            best[fj] = fi
+            if fk >= 0:
+                best[fk] = fe
+            fs[0] = fv
+            st[1] = it
+            improved += 1
         if bj < 0:
             break  # no move at all (every task has a single allowed agent)
         # -- apply ----------------------------------------------------------------------------------
         a = assign[bj]
-        span = 7 + n // 20
+        span = int(fs[6] * (7 + n // 20))
         tabu[bj, a] = it + 1 + span // 2 + _rand(st) % (span + 1)
         _ts_move(bj, bi, assign, dem, loads, members, cnt, pos)
         if bk >= 0:
             tabu[bk, bi] = it + 1 + span // 2 + _rand(st) % (span + 1)
-            _ts_move(bk, a, assign, dem, loads, members, cnt, pos)
+            _ts_move(bk, a if be < 0 else be, assign, dem, loads, members, cnt, pos)
         cur += bdc
         excess += bdx
         if excess == 0 and cur < fs[0] - 1e-9:
@@ -565,7 +610,7 @@ def tabu_search(
         else:
             for r in range(R):
                 for i in range(m):
-                    pw[r, i] = max(pw[r, i] / grow, w0 * 1e-3)
+                    pw[r, i] = max(pw[r, i] / grow, w0 * fs[3])
         # -- restart from the best after a stall ----------------------------------------------------
         if it - st[1] > stall and fs[0] < INF:
             assign[:] = best
@@ -638,3 +683,84 @@ def lagrangian_value(
         for j in range(n):
             x[i, j] = take[j]
     return total
+
+
+@njit(cache=True)
+def lagrangian_forced(
+    u: np.ndarray, cost: np.ndarray, dem: np.ndarray, cap: np.ndarray, allowed: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """L(u) and the Lagrangian bounds with one pair forced: ``one[i, j]`` = the bound with x_ij = 1 in
+    agent i's knapsack, ``zero[i, j]`` = the bound with x_ij = 0 (+inf / L(u) for an unusable pair).
+
+    Per agent, forward and backward 0-1 knapsack tables over the positive-profit items give the best
+    profit without item t at any capacity as max_c F[t][c] + B[t+1][C - c]; forcing j in earns its
+    profit plus that value at capacity cap - d_ij, forcing it out that value at cap. Any feasible
+    assignment using (not using) the pair costs at least ``one`` (``zero``): the other agents' terms
+    are unchanged and agent i's restricted knapsack still bounds its part (the argument for L(u)).
+    Single resource: ``dem`` is m x n, ``cap`` m. O(m n cap) time, O(n cap) memory.
+    """
+    m, n = cost.shape
+    L = 0.0
+    for j in range(n):
+        L += u[j]
+    one = np.full((m, n), INF)
+    zero = np.zeros((m, n), dtype=np.float64)
+    items = np.empty(n, dtype=np.int64)
+    pos = np.empty(n, dtype=np.int64)
+    for i in range(m):
+        c_i = cap[i]
+        k = 0
+        for j in range(n):
+            pos[j] = -1
+            if allowed[i, j] and u[j] - cost[i, j] > 0 and dem[i, j] <= c_i:
+                items[k] = j
+                pos[j] = k
+                k += 1
+        F = np.zeros((k + 1, c_i + 1), dtype=np.float64)
+        for t in range(k):
+            j = items[t]
+            w = dem[i, j]
+            p = u[j] - cost[i, j]
+            for c in range(c_i + 1):
+                v = F[t, c]
+                if c >= w and F[t, c - w] + p > v:
+                    v = F[t, c - w] + p
+                F[t + 1, c] = v
+        B = np.zeros((k + 1, c_i + 1), dtype=np.float64)
+        for t in range(k - 1, -1, -1):
+            j = items[t]
+            w = dem[i, j]
+            p = u[j] - cost[i, j]
+            for c in range(c_i + 1):
+                v = B[t + 1, c]
+                if c >= w and B[t + 1, c - w] + p > v:
+                    v = B[t + 1, c - w] + p
+                B[t, c] = v
+        kp = F[k, c_i]
+        L -= kp
+        for j in range(n):
+            if not allowed[i, j] or dem[i, j] > c_i:
+                continue  # one stays +inf; zero gets L below
+            rest = c_i - dem[i, j]
+            t = pos[j]
+            if t < 0:  # not a positive item: leaving it out changes nothing
+                without_full = kp
+                without_rest = F[k, rest]
+            else:
+                without_full = 0.0
+                for c in range(c_i + 1):
+                    v = F[t, c] + B[t + 1, c_i - c]
+                    if v > without_full:
+                        without_full = v
+                without_rest = 0.0
+                for c in range(rest + 1):
+                    v = F[t, c] + B[t + 1, rest - c]
+                    if v > without_rest:
+                        without_rest = v
+            one[i, j] = kp - (u[j] - cost[i, j] + without_rest)
+            zero[i, j] = kp - without_full
+    for i in range(m):
+        for j in range(n):
+            one[i, j] += L
+            zero[i, j] += L
+    return L, one, zero

@@ -49,9 +49,14 @@ def applicable(a: Arrays) -> bool:
 
 
 def lagrangian_bound(
-    a: Arrays, budget: Budget, ub: float | None = None, stats: dict | None = None
+    a: Arrays,
+    budget: Budget,
+    ub: float | None = None,
+    stats: dict | None = None,
+    multipliers: list[np.ndarray] | None = None,
 ) -> float | None:
-    """The best L(u) found (a proved lower bound), or None when the method does not apply."""
+    """The best L(u) found (a proved lower bound), or None when the method does not apply; the u
+    that gave it is appended to ``multipliers`` when a list is passed."""
     if not applicable(a):
         return None
     cost = a.obj
@@ -64,6 +69,7 @@ def lagrangian_bound(
         ub = float(np.where(allowed, cost, -np.inf).max(axis=0).sum()) + 1.0
     x = np.zeros((a.m, a.n), dtype=np.int64)
     best = -math.inf
+    best_u = u
     lam, idle, it = 2.0, 0, 0
     while not budget.should_stop(ub, best if math.isfinite(best) else None):
         if budget.deterministic and it >= DET_ITERATIONS:
@@ -71,7 +77,7 @@ def lagrangian_bound(
         it += 1
         val = K.lagrangian_value(u, cost, dem, cap, allowed, x)
         if val > best + 1e-9:
-            best, idle = val, 0
+            best, best_u, idle = val, u, 0
             budget.report("lagrange", None, best)
         else:
             idle += 1
@@ -86,6 +92,8 @@ def lagrangian_bound(
         stats.update(lagrange_iterations=it, lagrange_step=lam)
     if not math.isfinite(best):
         return None
+    if multipliers is not None:
+        multipliers.append(best_u)
     return best - 1e-7 * max(1.0, abs(best))
 
 
@@ -111,8 +119,28 @@ def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
 
 
 def warmup() -> None:
-    """Compile the knapsack and Lagrangian kernels on a 2 x 3 instance."""
+    """Compile the knapsack and Lagrangian kernels (bound and forced-pair bounds) on a 2 x 3 instance."""
     cost = np.array([[1.0, 2.0, 3.0], [2.0, 1.0, 1.0]])
     dem = np.array([[1, 1, 1], [1, 1, 1]], dtype=np.int64)
     x = np.zeros((2, 3), dtype=np.int64)
-    K.lagrangian_value(np.ones(3), cost, dem, np.array([2, 2], np.int64), np.ones((2, 3), np.bool_), x)
+    cap = np.array([2, 2], np.int64)
+    ok = np.ones((2, 3), np.bool_)
+    K.lagrangian_value(np.ones(3), cost, dem, cap, ok, x)
+    K.lagrangian_forced(np.full(3, 3.0), cost, dem, cap, ok)
+
+
+def fixing_mask(a: Arrays, u: np.ndarray, ub: float) -> np.ndarray:
+    """The allowed pairs that an assignment cheaper than ``ub`` may still use, by Lagrangian bounds with
+    one pair forced (:func:`._kernels.lagrangian_forced`): a pair whose forced-in bound exceeds
+    ub - 1 is in no such assignment (costs are integers), and when the forced-out bound of (i, j)
+    exceeds ub - 1 every such assignment puts j on i, so j's other pairs go. Costs must be integral;
+    a 1e-6 relative margin absorbs floating-point error in the bounds."""
+    dem = np.ascontiguousarray(a.dem[0])
+    cap = np.minimum(a.cap[0], dem.sum(axis=1)).astype(np.int64)
+    _L, one, zero = K.lagrangian_forced(np.asarray(u, dtype=np.float64), a.obj, dem, cap, a.allowed)
+    limit = ub - 1 + 1e-6 * max(1.0, abs(ub))
+    keep = a.allowed & (one <= limit)
+    must = a.allowed & (zero > limit)
+    forced = must.any(axis=0)
+    keep[:, forced] &= must[:, forced]
+    return keep

@@ -30,12 +30,11 @@ import numpy as np
 
 from models.task_allocation import PROBLEM, Instance, Solution
 from solvers.budget import Budget
-from solvers.highs import run_highs
 from solvers.registry import register
 from solvers.result import Result, Status
 from solvers.task_allocation import tabu
 from solvers.task_allocation._data import Arrays, arrays, assignment_objective, is_feasible
-from solvers.task_allocation.exact import _build_highs, _decode
+from solvers.task_allocation.exact import _build_highs, _decode, run_highs_within
 
 #: seconds a single sub-MIP may take
 SUB_LIMIT = 1.0
@@ -97,8 +96,12 @@ def search(a: Arrays, x: np.ndarray, budget: Budget, stats: dict) -> np.ndarray:
         sol = highspy.HighsSolution()
         sol.col_value = (local[pt] == pa).astype(np.float64).tolist()
         h.setSolution(sol)
-        out = run_highs(h, sb, is_mip=True)
+        got = run_highs_within(h, sb, is_mip=True)
         dt = time.perf_counter() - t
+        if got is None:  # overran its cap (e.g. inside presolve): smaller subsets from now on
+            k = max(2, k - 1)
+            continue
+        out = got
         proved = out.model_status == highspy.HighsModelStatus.kOptimal
         if proved and k >= a.m:
             stats["lns_whole_proved"] = True
