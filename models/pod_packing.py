@@ -1429,11 +1429,11 @@ def read_kubectl(doc: Mapping[str, Any], *, name: str = "") -> Instance:
             )
         return out
 
-    for i, it in enumerate(items):
+    def item(i: int, it: Any) -> None:
         base = join("items", i)
         m = chk.mapping(it, base)
         if m is None:
-            continue
+            return
         kind = m.get("kind")
         meta = m.get("metadata") or {}
         spec = m.get("spec") or {}
@@ -1455,7 +1455,7 @@ def read_kubectl(doc: Mapping[str, Any], *, name: str = "") -> Instance:
         elif kind == "Pod":
             phase = status.get("phase")
             if phase in ("Succeeded", "Failed"):
-                continue
+                return
             sp = join(base, "spec")
             total: dict[str, int] = {}
             for j, c in enumerate(spec.get("containers") or []):
@@ -1554,6 +1554,18 @@ def read_kubectl(doc: Mapping[str, Any], *, name: str = "") -> Instance:
                 origin["pods"].append(i)
         elif kind is None:
             chk.add(join(base, "kind"), "is required")
+
+    for i, it in enumerate(items):
+        n_nodes, n_pods, n_running = len(nodes), len(pods), len(running)
+        try:
+            item(i, it)
+        except (AttributeError, TypeError, ValueError) as exc:
+            # a field of the wrong JSON type deep inside the object (a list where Kubernetes has a
+            # map, a number where it has a string...): name the object rather than fail with a traceback
+            del nodes[n_nodes:], pods[n_pods:], running[n_running:]
+            for key, kept in (("nodes", n_nodes), ("pods", n_pods), ("running", n_running)):
+                del origin[key][kept:]
+            chk.add(join("items", i), f"is not a valid Kubernetes object: {type(exc).__name__}: {exc}")
     chk.raise_if_any()
     native = {"problem": PROBLEM, "name": name, "nodes": nodes, "pods": pods, "running": running}
     try:

@@ -107,3 +107,14 @@ def test_without_evictions_the_pod_stays_pending() -> None:
     out = postfilter.response(inst, "default/p", wire.result_to_pb(res), res.solution)
     assert out.nominated_node == "" and not out.victims and not out.evictions
     assert out.result.status == pb.OPTIMAL  # nothing fits without evictions, and the bound proves it
+
+
+def test_objects_with_fields_of_the_wrong_type_are_named_not_crashed() -> None:
+    """A Kubernetes object whose fields have the wrong JSON types (labels as a list, containers as a
+    string) is an InstanceError naming that object, not a TypeError (found by tests/test_fuzz_grpc.py)."""
+    nodes, pods = cluster()
+    nodes[1]["metadata"]["labels"] = [["zone", "a"], 3]
+    pods[2]["spec"]["containers"] = "c"
+    with pytest.raises(InstanceError) as info:
+        postfilter.instance_from_request(request(nodes, pods))
+    assert {v.path for v in info.value.violations} >= {"nodes[1]", "pods[2]"}
