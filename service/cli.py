@@ -8,6 +8,7 @@
     allot convert openb NODES_CSV PODS_CSV -o OUT [--limit-pods N] [--name NAME]
     allot convert seqlen LENGTHS_TXT -o OUT --batch-size B [--batches 3-7] [--pad-to 128] ...
     allot generate FAMILY [--seed K] [--param key=value ...] -o OUT
+    allot plot INSTANCE RESULT [-o OUT.png] [--index K]
     allot serve [--address HOST:PORT] [--workers N]
     allot solvers [--problem P]
     allot bench rpc [--requests N] [--concurrency C] [--address HOST:PORT]
