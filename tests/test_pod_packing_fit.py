@@ -15,7 +15,7 @@ from instances.pod_packing_failing import draw_scenario, generate_failing
 from models.pod_packing import GPU_MILLI, Instance, Options, evaluate
 from solvers.budget import Budget
 from solvers.pod_packing import fit
-from solvers.pod_packing.common import checked, interacting, worth_checking
+from solvers.pod_packing.common import checked, forced_unplaced, interacting, worth_checking
 from solvers.pod_packing.lns import Neighbourhoods, sub_instance
 from solvers.registry import solve
 from solvers.result import Status
@@ -233,3 +233,28 @@ def test_online_packers_stop_at_the_first_failure() -> None:
         done, node_of, _, _ = fit.place_online(bare, policy)
         assert (node_of[:done] >= 0).all()
         assert done == len(bare.pods) or node_of[done] == -1
+
+
+def test_gang_with_more_exclusive_members_than_domains_is_forced() -> None:
+    """A gang of three hostname-anti-affine replicas on two nodes can never be placed: the cheap bound
+    counts all three (and brute force agrees that none is placed)."""
+    nodes = [
+        {"name": n, "allocatable": {"cpu": 8000, "memory": 2**33}, "labels": {"kubernetes.io/hostname": n}}
+        for n in ("a", "b")
+    ]
+    anti = [{"label_selector": {"match_labels": {"app": "g"}}, "topology_key": "kubernetes.io/hostname"}]
+    pods = [
+        {
+            "name": f"g{i}",
+            "labels": {"app": "g"},
+            "requests": {"cpu": 1000},
+            "gang": "g",
+            "pod_anti_affinity": anti,
+        }
+        for i in range(3)
+    ] + [{"name": "x", "requests": {"cpu": 1000}}]
+    inst = Instance.from_dict({"problem": "pod_packing", "nodes": nodes, "pods": pods})
+    assert forced_unplaced(inst) == [True, True, True, False]
+    opt = brute_force(inst)
+    res = solve(inst, "auto", Budget(5))
+    assert res.status is Status.OPTIMAL and res.objective == opt == res.bound

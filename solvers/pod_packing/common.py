@@ -2,13 +2,16 @@
 
 The cheap bound (registered for the family): a pending pod that passes no node's node-level filters
 (unschedulable, taints, selector/affinity, GPU count/model) or whose requests exceed every such node's
-*empty* allocatable can never be placed, and neither can the rest of its gang. Those pods are unplaced
-in every feasible solution, so ``sum over levels of weight_level * forced_level`` is a proved lower bound
-on the encoded objective (the other components are bounded below by 0).
+*empty* allocatable can never be placed, and neither can the rest of its gang; nor can a gang with
+more mutually anti-affine members than the domains their nodes form (:func:`_gang_exceeds_domains`).
+Those pods are unplaced in every feasible solution, so ``sum over levels of weight_level *
+forced_level`` is a proved lower bound on the encoded objective (the other components are bounded
+below by 0).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -45,7 +48,10 @@ def checked(instance: Instance, sol: Solution) -> Evaluation:
     hit = _CHECKED.get(key)
     if hit is not None and hit[0] is instance and hit[1] is sol:
         return hit[2]
+    t0 = time.perf_counter()
     ev = evaluate(instance, sol)
+    costs = per_instance(instance, "check_s", list)
+    costs.append(time.perf_counter() - t0)
     if len(_CHECKED) >= _CHECKED_MAX:
         _CHECKED.pop(next(iter(_CHECKED)))
     _CHECKED[key] = (instance, sol, ev)
@@ -73,6 +79,12 @@ def per_instance(instance: Instance, kind: str, make: Callable[[], T]) -> T:
     if kind not in store:
         store[kind] = make()
     return store[kind]
+
+
+def check_cost(instance: Instance) -> float:
+    """The longest wall time a whole check (``evaluate``) of this instance has taken so far (0 before
+    the first): what a solver keeps in hand so that its last check ends within the budget."""
+    return max(per_instance(instance, "check_s", list), default=0.0)
 
 
 def node_filter(instance: Instance) -> NodeFilter:
@@ -180,12 +192,41 @@ def forced_unplaced(instance: Instance) -> list[bool]:
 
 def _forced_unplaced(instance: Instance) -> list[bool]:
     nf = node_filter(instance)
-    forced = [not nf.static(p).any() for p in instance.pods]
+    masks = [nf.static(p) for p in instance.pods]
+    forced = [not m.any() for m in masks]
+    labels = [nd.labels_map for nd in instance.nodes]
+    pods = instance.pods
     for members in instance.gangs.values():
-        if any(forced[i] for i in members):
+        if any(forced[i] for i in members) or _gang_exceeds_domains(pods, members, masks, labels):
             for i in members:
                 forced[i] = True
     return forced
+
+
+def _gang_exceeds_domains(
+    pods: tuple[Pod, ...], members: tuple[int, ...], masks: list[np.ndarray], labels: list[dict[str, str]]
+) -> bool:
+    """Can the gang never be placed whole because some of its members exclude each other?
+
+    Members identical in namespace, labels and anti-affinity, whose term ``t`` selects their own kind,
+    pairwise share no domain of ``t``'s key; if every node any of them may use carries that key and
+    there are fewer domains than such members, they cannot all be placed, so (all or nothing) none of
+    the gang can."""
+    kinds: dict[tuple[Any, ...], list[int]] = {}
+    for i in members:
+        p = pods[i]
+        if p.pod_anti_affinity:
+            kinds.setdefault((p.namespace, p.labels, p.pod_anti_affinity), []).append(i)
+    for idx in kinds.values():
+        p = pods[idx[0]]
+        union = np.logical_or.reduce([masks[i] for i in idx])
+        nodes = np.flatnonzero(union)
+        for t in p.pod_anti_affinity:
+            if not t.selects(p, p) or not all(t.topology_key in labels[n] for n in nodes):
+                continue
+            if len(idx) > len({labels[n][t.topology_key] for n in nodes}):
+                return True
+    return False
 
 
 def level_lower_bounds(instance: Instance) -> tuple[list[int], dict[int, int], dict[int, int]]:

@@ -18,8 +18,8 @@ but only if it can matter: it sits on a chosen node or next to a pinned pod, or 
 inter-pod affinity, anti-affinity or a hard spread constraint, or some pod's term or spread selector
 selects it). A pod that does neither on another node constrains nothing a sub-problem pod can do (no
 resource of a chosen node, no selector counts it), so leaving it out keeps the sub-model small.
-Evicted running pods are left out, moved ones sit at their new node. Gangs are left out (their placed
-members stay fixed, their pending members stay pending).
+Evicted running pods are left out, moved ones sit at their new node. Placed gangs stay fixed; a
+pending gang enters whole (the model keeps it all or nothing) when each member may use a chosen node.
 
 The sub-problem is solved by the exact model (:mod:`.cpsat`) warm-started from the incumbent, without
 presolve (these models are small; presolve costs more than it saves), and stopped at its first answer
@@ -55,6 +55,7 @@ from models.pod_packing import (
 from solvers.budget import Budget
 from solvers.pod_packing.common import (
     NodeFilter,
+    check_cost,
     checked,
     forced_unplaced,
     interacting,
@@ -179,6 +180,13 @@ def sub_instance(
     }
     # every pod on a node that hosts a pinned pod is kept too (its devices and resources are shared)
     kept = names | {placed[instance.pods[i].name] for i in pinned}
+    gang_ok = {
+        g: all(
+            placed.get(instance.pods[i].name) is None and not ctx.forced[i] and (ctx.cand[i] & allowed).any()
+            for i in members
+        )
+        for g, members in instance.gangs.items()
+    }
     index = instance.node_index
     for i, p in enumerate(instance.pods):
         where = placed.get(p.name)
@@ -194,6 +202,9 @@ def sub_instance(
                 fixed.append(ctx.fixed(i, where, gidx.get(p.name, ())))
             continue
         if p.gang is not None:
+            if where is None and gang_ok.get(p.gang, False):
+                free_pods.append(p)  # a pending gang that may go here whole enters whole
+                cands.append(ctx.cand[i] & allowed)
             continue
         if where is None:
             if ctx.forced[i] or not (ctx.cand[i] & allowed).any():
@@ -326,14 +337,12 @@ def run_lns(instance: Instance, budget: Budget, hint: Any = None) -> Result:
         return sol
 
     while not budget.should_stop(best_obj, floor) and tried < max_tries:
+        if budget.remaining() <= check_cost(instance):
+            break  # the final check must end within the budget
         if _vector(instance, best) <= floor_vec or (k >= N and stale >= 3):
             break  # proved optimal by the capacity bound, or neighbourhoods as big as the cluster fail
         placed = dict(best.placements)
-        pending = [
-            i
-            for i, p in enumerate(instance.pods)
-            if placed.get(p.name) is None and not ctx.forced[i] and p.gang is None
-        ]
+        pending = [i for i, p in enumerate(instance.pods) if placed.get(p.name) is None and not ctx.forced[i]]
         if not pending:
             break
         top = max(instance.pods[i].priority for i in pending)
