@@ -8,6 +8,11 @@ then sends ``--requests`` solves of a tiny SMTT instance (the bundled sample by 
 same solve in-process — the difference is what the RPC, the worker hop and verification cost.
 Benchmarks print figures; they are not tests.
 
+``deadlines``: sync solves of instances that take long to prove (one per family), with a 60 s time
+limit and RPC deadlines drawn from 0.25-3 s; prints the share answered with a verified solution before
+the client's own deadline ended the call (the client cancels at its deadline, so an answer later than
+that is DEADLINE_EXCEEDED), and how early or late the answers are relative to their deadlines.
+
 ``load``: starts a server and drives it with many concurrent asyncio clients sending a mix of every
 family's sample and a 60-job SMTT instance; prints throughput, p50/p99 latency, the status codes
 (only OK and RESOURCE_EXHAUSTED are acceptable: the exit status is 1 otherwise) and the peak resident
@@ -25,6 +30,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 SAMPLE = Path(__file__).resolve().parent.parent / "instances" / "samples" / "smtt.json"
 
@@ -53,6 +59,16 @@ def _wait_serving(address: str, timeout: float) -> None:
     raise RuntimeError(f"server at {address} not SERVING after {timeout:.0f}s")
 
 
+def _start_server(workers: int, *extra: str) -> tuple[str, subprocess.Popen[bytes]]:
+    """``allot serve`` on a free loopback port (in-memory job store), output discarded."""
+    address = f"127.0.0.1:{_free_port()}"
+    args = ["serve", "--address", address, "--workers", str(workers), "--jobs-db", ":memory:", *extra]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    return address, proc
+
+
 def _pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(q * len(xs)))]
@@ -77,12 +93,7 @@ def run_rpc_bench(
     doc = json.loads(instance_path.read_text())
     proc = None
     if address is None:
-        address = f"127.0.0.1:{_free_port()}"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve", "--address", address, "--workers", str(workers)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        address, proc = _start_server(workers)
     try:
         _wait_serving(address, 300)
         req = pb.SolveRequest(
@@ -187,13 +198,7 @@ def run_load_bench(
         pb.SolveRequest(instance=wire.instance_to_pb(d), options=pb.SolveOptions(time_limit_s=time_limit))
         for d in samples
     ]
-    address = f"127.0.0.1:{_free_port()}"
-    args = ["serve", "--address", address, "--workers", str(workers), "--max-queue", str(max_queue)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", *args, "--jobs-db", ":memory:"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    address, proc = _start_server(workers, "--max-queue", str(max_queue))
     peak = [0.0]
     done = threading.Event()
 
@@ -259,3 +264,93 @@ def main_load(clients: int, requests_per_client: int, workers: int, max_queue: i
     print(f"  peak RSS (server+workers) {r['peak_rss_mb']:.0f} MiB")
     bad = {k: v for k, v in r["codes"].items() if k not in ("OK", "RESOURCE_EXHAUSTED")}
     return 1 if bad else 0
+
+
+def deadline_requests(seed: int) -> list[tuple[str, dict[str, Any]]]:
+    """Instances none of which is solved to optimality in a few seconds, one kind per family, so every
+    solve below is stopped by its deadline rather than by a proof."""
+    from instances import pod_packing_failing, seq_parallel, smtt, task_allocation
+
+    out: list[tuple[str, dict[str, Any]]] = [
+        ("smtt n=300", smtt.generate(seed=seed, n=300).to_dict()),
+        ("gap 20x400", task_allocation.generate(seed=seed, num_agents=20, num_tasks=400, kind="D").to_dict()),
+        ("seq_parallel n=512", seq_parallel.generate(seed=seed, n=512, num_gpus=64).to_dict()),
+    ]
+    pods = pod_packing_failing.generate_failing(seed, nodes=(48, 64), pods=(300, 500))
+    out.append((f"pods {len(pods.nodes)}x{len(pods.pods)}", pods.to_dict()))
+    return out
+
+
+def run_deadline_bench(requests: int, concurrency: int, workers: int, seed: int) -> dict[str, Any]:
+    """Sync solves with a 60 s time limit and RPC deadlines drawn from 0.25-3 s: how late is the answer
+    relative to the deadline (negative: early), and is every one a verified incumbent?"""
+    import asyncio
+    import random
+
+    import grpc
+
+    from service import wire
+    from service._proto.allot.v1 import allot_pb2 as pb
+    from service._proto.allot.v1 import allot_pb2_grpc as pb_grpc
+
+    kinds = [(label, wire.instance_to_pb(doc)) for label, doc in deadline_requests(seed)]
+    rng = random.Random(seed)
+    plan = [(kinds[i % len(kinds)], rng.uniform(0.25, 3.0)) for i in range(requests)]
+    lateness: list[float] = []
+    codes: dict[str, int] = {}
+    by_kind: dict[str, list[float]] = {}
+    kind_codes: dict[str, dict[str, int]] = {}
+
+    async def drive(address: str) -> None:
+        async with grpc.aio.insecure_channel(address) as ch:
+            stub = pb_grpc.AllotmentStub(ch)
+            todo = iter(plan)
+
+            async def client() -> None:
+                for (label, inst), deadline in todo:
+                    req = pb.SolveRequest(instance=inst, options=pb.SolveOptions(time_limit_s=60))
+                    t = time.perf_counter()
+                    try:
+                        resp = await stub.Solve(req, timeout=deadline)
+                        code = "OK" if resp.HasField("solution") else f"OK-{pb.Status.Name(resp.status)}"
+                    except grpc.aio.AioRpcError as exc:
+                        code = exc.code().name
+                    late = time.perf_counter() - t - deadline
+                    codes[code] = codes.get(code, 0) + 1
+                    lateness.append(late)
+                    by_kind.setdefault(label, []).append(late)
+                    per = kind_codes.setdefault(label, {})
+                    per[code] = per.get(code, 0) + 1
+
+            await asyncio.gather(*(client() for _ in range(concurrency)))
+
+    address, proc = _start_server(workers, "--max-queue", str(4 * concurrency))
+    try:
+        _wait_serving(address, 300)
+        asyncio.run(drive(address))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    return {
+        "requests": requests,
+        "codes": codes,
+        # a client's own deadline ends the call at the deadline: "in time" means a verified answer
+        "in_time": codes.get("OK", 0) / max(1, len(lateness)),
+        "lateness_ms": {q: 1000 * _pct(lateness, q) for q in (0.5, 0.99, 1.0)},
+        "by_kind": {k: (kind_codes[k], 1000 * max(v)) for k, v in by_kind.items()},
+    }
+
+
+def main_deadlines(requests: int, concurrency: int, workers: int, seed: int) -> int:
+    r = run_deadline_bench(requests, concurrency, workers, seed)
+    print(
+        f"deadlines: {r['requests']} sync solves, time limit 60 s, RPC deadline U(0.25, 3) s, "
+        f"{concurrency} clients"
+    )
+    print(f"  status codes              {r['codes']}  (OK = a verified solution)")
+    print(f"  verified answer in time   {100 * r['in_time']:.1f} %")
+    lq = r["lateness_ms"]
+    print(f"  answer - deadline (ms)    p50 {lq[0.5]:.0f}, p99 {lq[0.99]:.0f}, max {lq[1.0]:.0f}")
+    for kind, (per, worst) in r["by_kind"].items():
+        print(f"    {kind:<22} {per}, latest answer {worst:+.0f} ms from its deadline")
+    return 0 if r["in_time"] == 1.0 else 1

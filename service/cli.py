@@ -13,6 +13,7 @@
     allot solvers [--problem P]
     allot bench rpc [--requests N] [--concurrency C] [--address HOST:PORT]
     allot bench load [--clients 200] [--requests-per-client 5] [--workers 2]
+    allot bench deadlines [--requests 100] [--concurrency 2] [--workers 2]
     allot bench tardiness|gap|pods|flexsp [ARGS...]   (each prints its own --help)
 
 Exit status: 0 when every instance was solved (any status but INVALID/ERROR) or valid; 1 when some
@@ -438,6 +439,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return main_load(
             args.clients, args.requests_per_client, args.workers, args.max_queue, args.time_limit
         )
+    if args.bench == "deadlines":
+        from service.bench import main_deadlines
+
+        return main_deadlines(args.requests, args.concurrency, args.workers, args.seed)
     if args.bench == "rpc":
         from service.bench import main_rpc
 
@@ -598,6 +603,12 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument("--max-queue", type=int, default=1000)
     bl.add_argument("--time-limit", type=float, default=1.0, help="per solve")
     bl.set_defaults(fn=cmd_bench)
+    bd = bsub.add_parser("deadlines", help="sync solves stopped by their RPC deadline: answered in time?")
+    bd.add_argument("--requests", type=int, default=100)
+    bd.add_argument("--concurrency", type=int, default=2)
+    bd.add_argument("--workers", type=int, default=2)
+    bd.add_argument("--seed", type=int, default=1)
+    bd.set_defaults(fn=cmd_bench)
     for name, (_, help_text) in BENCHMARKS.items():
         bf = bsub.add_parser(name, help=help_text, add_help=False)
         bf.add_argument("args", nargs=argparse.REMAINDER, help="see `allot bench %(prog)s --help`")

@@ -53,6 +53,10 @@ class SolveSpec:
     seed: int = 0
     deterministic: bool = False
     workers: int = 1
+    #: the caller must have an answer this many seconds after enqueueing (an RPC deadline, less the hop
+    #: back); if the solver has not answered by then, the pool answers with the best incumbent it has
+    #: streamed and tells the solver to stop. The worker itself never sees this.
+    answer_within_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,8 @@ class Job:
     instance: Any
     solver: str
     spec: SolveSpec
-    future: asyncio.Future[Result]
+    future: asyncio.Future[Result]  # the caller's answer; may be settled early (answer_within_s)
+    finished: asyncio.Future[None]  # the worker is done with the job (result sent, or it died)
     on_progress: Callable[[ProgressMsg], None] | None = None
     best: ProgressMsg | None = None
     cancelled: bool = False
@@ -221,7 +226,10 @@ class WorkerPool:
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
         workers = [self._spawn() for _ in range(self.size)]
-        await asyncio.gather(*(w.ready for w in workers))
+        # This process verifies incumbents too (``_from_best``, on the event loop, when a worker dies or
+        # a deadline comes first): load its kernels now, while the workers boot, not in that moment.
+        warm_here = asyncio.to_thread(_warm_verification) if self.warm else asyncio.sleep(0)
+        await asyncio.gather(warm_here, *(w.ready for w in workers))
         for i, w in enumerate(workers):
             self._loops.append(asyncio.create_task(self._slot(w), name=f"worker-slot-{i}"))
 
@@ -294,10 +302,33 @@ class WorkerPool:
         if self._closed:
             raise RuntimeError("worker pool is closed")
         loop = asyncio.get_running_loop()
-        job = Job(next(self._ids), instance, solver, spec, loop.create_future(), on_progress)
+        job = Job(next(self._ids), instance, solver, spec, loop.create_future(), loop.create_future())
+        job.on_progress = on_progress
         job.started = time.monotonic()
+        if spec.answer_within_s is not None:
+            job.timers.append(loop.call_later(max(0.0, spec.answer_within_s), self._answer_now, job))
         self._queue.put_nowait((-priority, job.id, job))
         return job
+
+    def _answer_now(self, job: Job) -> None:
+        """The caller's deadline has come and the solver has not answered (it overran its budget, or the
+        job is still queued): answer with the best verified incumbent streamed so far and stop the job.
+        The worker stays busy until it has really stopped (``job.finished``)."""
+        if job.future.done():
+            return
+        running = any(w.job is job for w in self._workers)
+        reason = (
+            "the RPC deadline came before the solver answered"
+            if running
+            else ("the RPC deadline came while the job was still queued")
+        )
+        if job.best is None:
+            res = self._no_result(job, Status.NO_SOLUTION, reason + "; no incumbent had been found")
+            job.future.set_result(res.with_(limit=Limit.TIME))
+        else:
+            job.future.set_result(self._from_best(job, reason))
+        log.warning("job %s: %s; answered early", job.id, reason)
+        self.cancel(job)
 
     async def submit(
         self,
@@ -361,7 +392,7 @@ class WorkerPool:
                 continue
             self._arm_watchdog(worker, job)
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(job.future)
+                await asyncio.shield(job.finished)
             for t in job.timers:
                 t.cancel()
             worker.job = None
@@ -424,8 +455,11 @@ class WorkerPool:
                     log.exception("progress listener failed")
         elif kind == "result":
             job = w.job
-            if job is not None and job.id == msg[1] and not job.future.done():
-                job.future.set_result(msg[2])
+            if job is not None and job.id == msg[1]:
+                if not job.future.done():
+                    job.future.set_result(msg[2])
+                if not job.finished.done():
+                    job.finished.set_result(None)
 
     def _on_death(self, w: _Worker) -> None:
         if w.dead:
@@ -442,6 +476,8 @@ class WorkerPool:
                 reason = "worker stopped during the solve"
             log.error("job %s: %s", job.id, reason)
             job.future.set_result(self._from_best(job, reason))
+        if job is not None and not job.finished.done():
+            job.finished.set_result(None)
 
     def _retire(self, w: _Worker) -> None:
         w.dead = True
@@ -482,6 +518,12 @@ class WorkerPool:
             message=reason + "; returning the best incumbent it reported",
         )
         return finalize(job.instance, raw, time.monotonic() - job.started)
+
+
+def _warm_verification() -> None:
+    from solvers import registry
+
+    registry.warmup()
 
 
 def _better(a: ProgressMsg, b: ProgressMsg) -> bool:
