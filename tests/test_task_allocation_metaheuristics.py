@@ -400,3 +400,24 @@ def test_highs_run_abandoned_when_it_ignores_the_deadline(monkeypatch: pytest.Mo
         assert r.stats["model_status"] == "abandoned after the deadline"
     finally:
         finished.set()
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000), m=st.integers(2, 3), n=st.integers(4, 7), kind=st.sampled_from(["C", "D"])
+)
+def test_lagrangian_fixing_keeps_the_optimum(seed: int, m: int, n: int, kind: str) -> None:
+    """After ``lagrange`` has stored its multipliers, the MIP warm-started from the worst or from an
+    optimal hint (which lets it fix the most pairs) still proves exactly the brute-force optimum."""
+    inst = generate(seed, num_agents=m, num_tasks=n, kind=kind, tightness=1.0)
+    opt = brute_force(inst)
+    if opt is None:
+        return
+    feasible = [x for x in itertools.product(range(m), repeat=n) if evaluate(inst, Solution(x)).feasible]
+    by_cost = sorted(feasible, key=lambda x: evaluate(inst, Solution(x)).objective)
+    for hint in (by_cost[-1], by_cost[0]):
+        lag = solve(inst, "lagrange", Budget(1, deterministic=True), hint=Solution(hint))
+        assert lag.bound is None or lag.bound <= opt
+        r = solve(inst, "mip", Budget(5, deterministic=True), hint=Solution(hint))
+        assert r.bound is not None and r.bound <= opt
+        assert r.status is Status.OPTIMAL and r.objective == opt

@@ -44,6 +44,7 @@ from solvers.cpsat import solve_cpsat
 from solvers.highs import HighsOutcome, new_highs, run_highs
 from solvers.registry import register
 from solvers.result import Limit, Result, Status
+from solvers.task_allocation import lagrange
 from solvers.task_allocation._data import Arrays, arrays
 
 #: the last LP relaxation solved by ``lptabu`` for reduced-cost fixing: id(arrays) -> (arrays, z, rc m x n)
@@ -57,6 +58,29 @@ def remember_lp(a: Arrays, z: float, rc: np.ndarray) -> None:
     _LP_CACHE[id(a)] = (a, z, rc)
 
 
+#: the last Lagrangian bound found by ``lagrange``: id(arrays) -> (arrays, u, bound)
+_LAG_CACHE: dict[int, tuple[Arrays, np.ndarray, float]] = {}
+
+
+def remember_multipliers(a: Arrays, u: np.ndarray, bound: float) -> None:
+    """Keep the multipliers of one Lagrangian bound for :func:`run_mip`'s forced-pair fixing, and
+    the bound for heuristics to stop at (:func:`known_bound`)."""
+    _LAG_CACHE.clear()
+    _LAG_CACHE[id(a)] = (a, u, bound)
+
+
+def known_bound(a: Arrays) -> float | None:
+    """The best proved bound the LP / Lagrangian caches hold for these arrays (None without one)."""
+    found = []
+    lp = _LP_CACHE.get(id(a))
+    if lp is not None and lp[0] is a:
+        found.append(lp[1])
+    lag = _LAG_CACHE.get(id(a))
+    if lag is not None and lag[0] is a:
+        found.append(lag[2])
+    return max(found) if found else None
+
+
 def reduced_cost_fixing(a: Arrays, x0: np.ndarray, ub: float) -> tuple[Arrays, int]:
     """Drop the pairs that no assignment cheaper than ``ub`` can use, by LP reduced costs.
 
@@ -68,11 +92,20 @@ def reduced_cost_fixing(a: Arrays, x0: np.ndarray, ub: float) -> tuple[Arrays, i
     incumbent ``x0`` are kept so the warm start stays valid. A dual bound B of the reduced MIP then
     proves min(ub, B) for the whole instance. Returns the reduced arrays and the number of pairs fixed.
     """
-    entry = _LP_CACHE.get(id(a))
-    if entry is None or entry[0] is not a or a.makespan:
+    if a.makespan:
         return a, 0
-    _, z, rc = entry
-    keep = (z + rc < ub - 0.5) & a.allowed
+    keep = a.allowed.copy()
+    entry = _LP_CACHE.get(id(a))
+    if entry is not None and entry[0] is a:
+        _, z, rc = entry
+        keep &= z + rc < ub - 0.5
+    lag = _LAG_CACHE.get(id(a))
+    if lag is not None and lag[0] is a:
+        # Lagrangian bounds with the pair forced (see lagrange.fixing_mask): the same argument, with
+        # the knapsack relaxation's bound in place of the LP's
+        keep &= lagrange.fixing_mask(a, lag[1], ub)
+    if entry is None and lag is None:
+        return a, 0
     keep[x0, np.arange(a.n)] = True
     fixed = int(a.allowed.sum() - keep.sum())
     return replace(a, allowed=keep), fixed

@@ -106,7 +106,12 @@ def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
         if h.min() >= 0 and h.max() < a.m and is_feasible(a, h):
             ub = assignment_objective(a, h)
     stats: dict = {}
-    bound = lagrangian_bound(a, budget, ub, stats)
+    mus: list[np.ndarray] = []
+    bound = lagrangian_bound(a, budget, ub, stats, mus)
+    if mus and bound is not None:
+        from solvers.task_allocation.exact import remember_multipliers
+
+        remember_multipliers(a, mus[0], bound)  # for the MIP's forced-pair fixing
     return Result(
         PROBLEM,
         Status.NO_SOLUTION,

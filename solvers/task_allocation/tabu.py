@@ -161,8 +161,11 @@ def improve(inst: Instance, budget: Budget, hint: Solution | None, stats: dict) 
         x, gstats = greedy.heuristic(inst, budget.child(fraction=0.1), hint)
         stats["greedy_best_from"] = gstats.get("best_from", "")
     start = x if x is not None else greedy._repair_start(a)
+    from solvers.task_allocation.exact import known_bound
+
     mins = np.where(a.allowed, a.obj, np.inf).min(axis=0)
-    target = math.ceil(float(mins.sum()) - 1e-9)  # the cheap bound: reaching it proves optimality
+    lb = max(float(mins.sum()), known_bound(a) or -math.inf)  # cheap, LP or Lagrangian bound
+    target = math.ceil(lb - 1e-6)  # reaching it proves optimality
     best = search(a, start, budget, target=target, stats=stats)
     if best is None:
         return x
