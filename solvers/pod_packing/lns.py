@@ -11,10 +11,11 @@ The sub-problem keeps every node (so topology domains, spread eligibility and co
 its model (:class:`.cpsat.PodModel` with ``candidates``) places pods only on the chosen ones; pods keep
 their own selectors. Its pending pods are the batch pods the incumbent put on those nodes plus the
 pending pods that may go there (at most ``PENDING_PER_KIND`` identical copies). Batch pods placed
-elsewhere that carry pod affinity or a hard spread constraint are in the model too, *pinned* to their
-node (one candidate), so a move that would break their constraint is excluded by the model rather
-than by the checker. Every other placed pod becomes a fixed running pod where the incumbent put it —
-but only if it can matter: it sits on a chosen node or next to a pinned pod, or it *interacts* (it has
+elsewhere that carry pod affinity or a hard spread constraint counting (or partnering) a pod the
+sub-problem may move are in the model too, *pinned* to their node (one candidate), so a move that
+would break their constraint is excluded by the model rather than by the checker. Every other placed
+pod becomes a fixed running pod where the incumbent put it — but only if it can matter: it sits on a
+chosen node or next to a pinned GPU pod, or it *interacts* (it has
 inter-pod affinity, anti-affinity or a hard spread constraint, or some pod's term or spread selector
 selects it). A pod that does neither on another node constrains nothing a sub-problem pod can do (no
 resource of a chosen node, no selector counts it), so leaving it out keeps the sub-model small.
@@ -25,8 +26,9 @@ The sub-problem is solved by the exact model (:mod:`.cpsat`) warm-started from t
 presolve (these models are small; presolve costs more than it saves), and stopped at its first answer
 with fewer pending pods (lexicographically), which is merged back. Soundness does not rest on the
 sub-model: the whole placement is checked by the family's ``evaluate`` at least every ``VERIFY_S``
-seconds and before returning, and an answer that fails falls back to the last checked one (the check
-costs tens of milliseconds on a few hundred pods, more than most sub-solves).
+seconds (after every improvement in deterministic mode) and before returning, and an answer that
+fails falls back to the last checked one (the check costs tens of milliseconds on a few hundred pods,
+more than most sub-solves).
 
 Each neighbourhood gets at most ``STEP_S`` seconds (more after several fruitless ones); the
 neighbourhood size grows when several in a row bring nothing. The search stops when the incumbent
@@ -51,6 +53,7 @@ from models.pod_packing import (
     Pod,
     Solution,
     objective_weights,
+    spread_matches,
 )
 from solvers.budget import Budget
 from solvers.pod_packing.common import (
@@ -169,7 +172,22 @@ def sub_instance(
     pending_of_kind: dict[int, int] = {}
     fixed: list[Pod] = []
     # placed batch pods elsewhere whose own affinity / hard spread a move could break stay in the model,
-    # pinned to their node (placed or not is then the model's choice), so their constraints are enforced
+    # pinned to their node (placed or not is then the model's choice), so their constraints are enforced:
+    # those whose spread counts or affinity partners include a pod the sub-problem may move
+    movable: dict[tuple[Any, ...], Pod] = {}
+    for i, p in enumerate(instance.pods):
+        where = placed.get(p.name)
+        if where in names or (where is None and not ctx.forced[i] and (ctx.cand[i] & allowed).any()):
+            movable.setdefault((p.namespace, p.labels), p)
+
+    def affected(w: Pod) -> bool:
+        for q in movable.values():
+            if any(spread_matches(w, c, q) for c in w.hard_spread):
+                return True
+            if w.pod_affinity and all(t.selects(w, q) for t in w.pod_affinity):
+                return True
+        return False
+
     pinned = {
         i
         for i, p in enumerate(instance.pods)
@@ -177,9 +195,10 @@ def sub_instance(
         and (p.pod_affinity or p.hard_spread)
         and placed.get(p.name) is not None
         and placed.get(p.name) not in names
+        and affected(p)
     }
-    # every pod on a node that hosts a pinned pod is kept too (its devices and resources are shared)
-    kept = names | {placed[instance.pods[i].name] for i in pinned}
+    # every pod on a node that hosts a pinned GPU pod is kept too (the model may renumber its devices)
+    kept = names | {placed[instance.pods[i].name] for i in pinned if instance.pods[i].gpu is not None}
     gang_ok = {
         g: all(
             placed.get(instance.pods[i].name) is None and not ctx.forced[i] and (ctx.cand[i] & allowed).any()
@@ -337,7 +356,7 @@ def run_lns(instance: Instance, budget: Budget, hint: Any = None) -> Result:
         return sol
 
     while not budget.should_stop(best_obj, floor) and tried < max_tries:
-        if budget.remaining() <= check_cost(instance):
+        if not budget.deterministic and budget.remaining() <= check_cost(instance):
             break  # the final check must end within the budget
         if _vector(instance, best) <= floor_vec or (k >= N and stale >= 3):
             break  # proved optimal by the capacity bound, or neighbourhoods as big as the cluster fail
@@ -352,7 +371,8 @@ def run_lns(instance: Instance, budget: Budget, hint: Any = None) -> Result:
         seconds = STEP_S if budget.deterministic else STEP_S * (1 + stale // 4)
         tried += 1
         try:
-            pm = PodModel(sub, budget.child(seconds=4 * seconds), cands)
+            # deterministic mode: the build is cut only by the whole budget, never by its own clock
+            pm = PodModel(sub, budget if budget.deterministic else budget.child(seconds=4 * seconds), cands)
         except BuildStopped:
             stale += 1  # too big for its step: the next neighbourhood gets a longer one
             continue
@@ -373,7 +393,7 @@ def run_lns(instance: Instance, budget: Budget, hint: Any = None) -> Result:
                 best = merge(instance, best, part)
                 improved = True
                 accepted += 1
-                if time.perf_counter() - verified_at >= VERIFY_S:
+                if budget.deterministic or time.perf_counter() - verified_at >= VERIFY_S:
                     best = verify(best)
                 used = ctx.used(best)
         if improved:
