@@ -47,3 +47,27 @@ def test_pool_answers_at_the_deadline_with_the_incumbent_and_keeps_serving() -> 
             await pool.close()
 
     asyncio.run(run())
+
+
+def test_memory_limit_fails_the_hungry_solve_alone() -> None:
+    """With a per-worker address-space limit, a solve that needs more (the HiGHS LP of a 100 x 20,000
+    assignment needs about 1.4 GB; the limit is 1,100 MB) is answered ERROR naming the memory failure;
+    the worker, or its replacement, then serves the next request normally."""
+    from instances import task_allocation as ta_gen
+
+    big = ta_gen.generate(seed=1, num_agents=100, num_tasks=20000)
+    small = ta_gen.generate(seed=1)
+
+    async def run() -> None:
+        pool = WorkerPool(1, memory_limit_mb=1100)
+        await pool.start()
+        try:
+            res = await pool.submit(big, "lp", SolveSpec(time_limit=60))
+            assert res.status is Status.ERROR and res.solution is None
+            assert "MemoryError" in res.message or "died" in res.message, res.message
+            ok = await pool.submit(small, "auto", SolveSpec(time_limit=5))
+            assert ok.status is Status.OPTIMAL
+        finally:
+            await pool.close()
+
+    asyncio.run(run())
