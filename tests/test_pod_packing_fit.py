@@ -258,3 +258,19 @@ def test_gang_with_more_exclusive_members_than_domains_is_forced() -> None:
     opt = brute_force(inst)
     res = solve(inst, "auto", Budget(5))
     assert res.status is Status.OPTIMAL and res.objective == opt == res.bound
+
+
+def test_cached_replica_state_filters_outside_pods_like_a_fresh_one() -> None:
+    """A ClusterState reused for pods that are not its instance's (the extender caches one per node set)
+    filters each exactly as a state built for that pod: its memos never trust a reusable object id."""
+    from solvers.pod_packing.kube import ClusterState
+
+    base = heavy_scenario(7)
+    cached = ClusterState(Instance(base.nodes, base.pods[:1], base.running, Options(), "cached"))
+    rng = np.random.default_rng(0)
+    for k in range(200):
+        p = base.pods[int(rng.integers(len(base.pods)))]
+        cpu = int(rng.choice([100, 1000, 4000, 12000]))
+        pod = dataclasses.replace(p, name=f"new{k}", requests=(("cpu", cpu), ("memory", 2**28)))
+        fresh = ClusterState(Instance(base.nodes, (pod,), base.running, Options(), "fresh"))
+        assert (cached.feasible(pod) == fresh.feasible(pod)).all(), k

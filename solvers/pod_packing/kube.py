@@ -75,6 +75,8 @@ class ClusterState:
         flags_p, flags_r = interacting(instance)
         everyone = (*instance.pods, *instance.running)
         self._plain = {id(p) for p, f in zip(everyone, (*flags_p, *flags_r), strict=True) if not f}
+        #: ids of the instance's own pods: alive as long as the state, so id-keyed memos are safe for them
+        self._own = {id(p) for p in everyone}
         self._eligible: dict[tuple[Any, ...], list[int]] = {}
         self._sig_index: dict[tuple[Any, ...], int] = {}
         self._sig_pods: list[Pod] = []
@@ -97,12 +99,16 @@ class ClusterState:
 
     # -- bookkeeping ---------------------------------------------------------------------------------
     def request(self, pod: Pod) -> np.ndarray:
+        if id(pod) not in self._own:
+            return self.nf.request_vector(pod)
         r = self._req.get(id(pod))
         if r is None:
             r = self._req[id(pod)] = self.nf.request_vector(pod)
         return r
 
     def nonzero_of(self, pod: Pod) -> np.ndarray:
+        if id(pod) not in self._own:
+            return self.nonzero(pod)
         r = self._nz.get(id(pod))
         if r is None:
             r = self._nz[id(pod)] = self.nonzero(pod)
@@ -138,7 +144,9 @@ class ClusterState:
         )
 
     def restore(self, snap: tuple[Any, ...]) -> None:
-        self.used, self.nz_used, self.gfree, self.sig_count, nb, nw, na = snap
+        self.used, self.nz_used, self.gfree, sig_count, nb, nw, na = snap
+        grown = self.sig_count.shape[0] - sig_count.shape[0]  # signatures first seen since the snapshot
+        self.sig_count = np.vstack([sig_count, np.zeros((grown, sig_count.shape[1]), np.int64)])
         del self.bound[nb:]
         del self.watchers[nw:]
         del self.anti[na:]
@@ -167,10 +175,13 @@ class ClusterState:
             self.sig_count = np.vstack([self.sig_count, np.zeros((1, self.sig_count.shape[1]), np.int64)])
         return s
 
-    def _term_sigs(self, owner: Pod, term: Any) -> np.ndarray:
-        """Signatures an affinity term of ``owner`` selects (a term: one; a tuple of terms: all)."""
-        key = (owner.namespace, id(term))
-        out = self._term_memo.get(key)
+    def _term_entry(self, owner: Pod, term: Any) -> tuple[list[bool], np.ndarray]:
+        """Per signature: does the affinity term of ``owner`` select it (a term, or a tuple of terms
+        that must all select)? Memoised by the term's value, and by its identity for the instance's own
+        pods (alive as long as the state, so an ``id`` cannot be reused; a pod from outside, such as an
+        extender request's, is looked up by value only)."""
+        key = (owner.namespace, id(term)) if id(owner) in self._own else None
+        out = self._term_memo.get(key) if key is not None else None
         if out is None or len(out[0]) != len(self._sig_pods):
             vkey = (owner.namespace, term)  # equal terms of other replicas share the work
             out = self._term_memo.get(vkey)
@@ -179,16 +190,21 @@ class ClusterState:
                 hits = [all(t.selects(owner, q) for t in terms) for q in self._sig_pods]
                 out = (hits, np.flatnonzero(np.array(hits, dtype=bool)))
                 self._term_memo[vkey] = out
-            self._term_memo[key] = out
-        return out[1]
+            if key is not None:
+                self._term_memo[key] = out
+        return out
+
+    def _term_sigs(self, owner: Pod, term: Any) -> np.ndarray:
+        """Signatures an affinity term of ``owner`` selects (a term: one; a tuple of terms: all)."""
+        return self._term_entry(owner, term)[1]
 
     def _selects(self, owner: Pod, term: Any, other: Pod) -> bool:
-        self._term_sigs(owner, term)
-        return self._term_memo[(owner.namespace, id(term))][0][self._sig_of(other)]
+        s = self._sig_of(other)
+        return self._term_entry(owner, term)[0][s]
 
-    def _spread_sigs(self, owner: Pod, c: Any) -> np.ndarray:
-        key = (owner.namespace, id(c))
-        out = self._spread_memo.get(key)
+    def _spread_entry(self, owner: Pod, c: Any) -> tuple[list[bool], np.ndarray]:
+        key = (owner.namespace, id(c)) if id(owner) in self._own else None
+        out = self._spread_memo.get(key) if key is not None else None
         if out is None or len(out[0]) != len(self._sig_pods):
             vkey = (owner.namespace, c)
             out = self._spread_memo.get(vkey)
@@ -196,14 +212,20 @@ class ClusterState:
                 hits = [spread_matches(owner, c, q) for q in self._sig_pods]
                 out = (hits, np.flatnonzero(np.array(hits, dtype=bool)))
                 self._spread_memo[vkey] = out
-            self._spread_memo[key] = out
-        return out[1]
+            if key is not None:
+                self._spread_memo[key] = out
+        return out
+
+    def _spread_sigs(self, owner: Pod, c: Any) -> np.ndarray:
+        return self._spread_entry(owner, c)[1]
 
     def _spread_hit(self, owner: Pod, c: Any, other: Pod) -> bool:
-        self._spread_sigs(owner, c)
-        return self._spread_memo[(owner.namespace, id(c))][0][self._sig_of(other)]
+        s = self._sig_of(other)
+        return self._spread_entry(owner, c)[0][s]
 
     def _sig_of(self, pod: Pod) -> int:
+        if id(pod) not in self._own:
+            return self._sig(pod)  # not the instance's: by value, never by (reusable) id
         s = self._sig_id.get(id(pod))
         if s is None:
             s = self._sig_id[id(pod)] = self._sig(pod)
@@ -338,11 +360,12 @@ class ClusterState:
     def _watch_key(self, w: Pod, nw: int) -> tuple[Any, ...]:
         """What :meth:`_watched` decides for watcher ``w`` on node ``nw`` depends on: its namespace,
         labels, selectors and constraints (a group id) and its node's values of their topology keys."""
-        g = self._wgroup.get(id(w))
+        g = self._wgroup.get(id(w)) if id(w) in self._own else None
         if g is None:
             gk = (w.namespace, w.labels, w.node_selector, w.node_affinity, w.topology_spread, w.pod_affinity)
             g = self._wgroup_ids.setdefault(gk, len(self._wgroup_ids))
-            self._wgroup[id(w)] = g
+            if id(w) in self._own:
+                self._wgroup[id(w)] = g
             keys = [c.topology_key for c in w.hard_spread] + [t.topology_key for t in w.pod_affinity]
             self._wgroup_keys[g] = keys
         lab = self.labels[nw]
@@ -351,7 +374,7 @@ class ClusterState:
     def _affinity_nodes(self, w: Pod, nw: int) -> tuple[np.ndarray, list[int]]:
         """Nodes carrying any of ``w``'s affinity keys, and those of them outside w's domains."""
         key = (id(w), nw)
-        got = self._aff_nodes.get(key)
+        got = self._aff_nodes.get(key) if id(w) in self._own else None
         if got is None:
             labels = self.labels
             keys = [t.topology_key for t in w.pod_affinity]
@@ -363,7 +386,9 @@ class ClusterState:
                 for ni, lab in enumerate(labels)
                 if any(k in lab for k in keys) and any(lab.get(k) != labels[nw][k] for k in keys)
             ]
-            got = self._aff_nodes[key] = (keyed, outside)
+            got = (keyed, outside)
+            if id(w) in self._own:
+                self._aff_nodes[key] = got
         return got
 
     # -- preemption (DefaultPreemption, single node) ----------------------------------------------------
