@@ -356,7 +356,8 @@ def improve_makespan(
 #   assign[n], loads[R,m], pw[R,m] (penalty weight per unit of excess on agent i, resource r),
 #   tabu[n,m] (iteration until which moving task j *to* agent i is tabu), members[m,n] / cnt[m] / pos[n]
 #   (the tasks of every agent, for the swap neighbourhood), best[n] (best feasible assignment),
-#   fs = [best_cost, w0], st = [iteration, last improvement, rng state, restarts].
+#   fs = [best_cost, w0, weight growth, weight floor (fraction of w0), chain partners, tenure scale],
+#   st = [iteration, last improvement, rng state, restarts].
 
 
 @njit(cache=True)
@@ -445,8 +446,11 @@ def tabu_search(
     best feasible cost improved.
 
     Each iteration takes the best non-tabu move among every shift (task j to any allowed agent) and
-    the swaps (j on a) <-> (k on b) with b one of j's ``cand`` agents (its cheapest allowed ones); a
-    tabu move is taken when it yields a feasible solution better than the best (aspiration). The moved
+    the swaps (j on a) <-> (k on b) with b one of j's ``cand`` agents (its cheapest allowed ones), and
+    with ``fs[4]`` > 0 the length-2 ejection chains j: a -> b, k: b -> e (k among the first fs[4]
+    partners, e one of k's candidates); a tabu move is taken when it yields a feasible solution
+    better than the best (aspiration), and any evaluated feasible neighbour better than the best
+    becomes the best even when another move is taken. The moved
     task may not return to its old agent for a random tenure. Penalty weights adapt (strategic
     oscillation): every violated (resource, agent) weight grows by 10 %, and all weights shrink by
     10 % while the solution is feasible (not below w0 / 1000). After ``stall`` iterations without a new
@@ -456,7 +460,7 @@ def tabu_search(
     K = cand.shape[1]
     grow = fs[2]
     w0 = fs[1]
-    chain = int(fs[5])
+    chain = int(fs[4])
     improved = 0
     excess = 0
     for r in range(R):
@@ -588,7 +592,7 @@ def tabu_search(
             break  # no move at all (every task has a single allowed agent)
         # -- apply ----------------------------------------------------------------------------------
         a = assign[bj]
-        span = int(fs[6] * (7 + n // 20))
+        span = int(fs[5] * (7 + n // 20))
         tabu[bj, a] = it + 1 + span // 2 + _rand(st) % (span + 1)
         _ts_move(bj, bi, assign, dem, loads, members, cnt, pos)
         if bk >= 0:
