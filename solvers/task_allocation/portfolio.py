@@ -6,15 +6,15 @@ Why this chain (measured, see the issue-6 report for the table and the load it w
 * HiGHS is the exact backend: on Chu-Beasley c/d instances at 10 s it ended 0.04-2.8 % above best
   known where CP-SAT (hinted, 1 worker) ended 0.3-2.2 %, and CP-SAT needs seconds just to build the
   80 x 1600 model in Python; on OR-Library gap1-12 HiGHS proves all 60 within 2 s each.
-* On small instances (m·n <= ``TABU_MIN_PAIRS``) the MIP finds and proves optima by itself and a tabu
-  phase only takes time from it, so the chain is greedy -> mip (unchanged).
+* On small instances (m·n <= ``TABU_MIN_PAIRS``) with several capacitated resources (or the makespan
+  objective) the chain is greedy -> mip: the MIP finds and proves optima by itself.
 * On large ones (Yagiura-size) the MIP may not get past its root within the budget (at load 5-7 it
   did not on 54k-64k pair models in 8 s), and greedy starts are poor on type E (e801600: +97 %).
   ``lptabu`` (:func:`.tabu.run_lp_tabu`) solves the LP relaxation (its bound is kept), rounds it and
   runs the tabu search from there: 5 s of tabu from the rounding ended +1.1 % / +0.44 % / +0.22 %
   on e801600 / d801600 / c401600. It gets ``TABU_SHARE`` of the budget; the MIP, warm-started
-  from the best incumbent, gets the rest.
-
+  from the best incumbent, gets the rest. Measured at 10 s, load 7-9: a 0.9 tabu share instead
+  left c20400 at 4802 where the MIP's 40 % took it to 4790.
 * On small instances with one capacitated resource (m·n <= ``TABU_MIN_PAIRS``) the chain is
   greedy -> lagrange -> tabu -> mip. The Lagrangian bound (:mod:`.lagrange`, ``LAGRANGE_SHARE``)
   comes first: it often meets the greedy incumbent (Chu-Beasley A: proved in 0.01-0.04 s), is
@@ -22,10 +22,10 @@ Why this chain (measured, see the issue-6 report for the table and the load it w
   multipliers let the MIP drop every pair whose forced-in Lagrangian bound exceeds incumbent - 1
   (:func:`.lagrange.fixing_mask`; c10200 at incumbent 2808: 409 of 2,000 pairs left). The tabu
   search (``SMALL_TABU_SHARE``, stopping at that bound: b10100 proved in 0.3 s) hands the MIP a
-  better incumbent (1.5 s on Chu b05200, b10200, c05200, c10200, c20200: 0.2-0.5 % above best known,
-  greedy 1.6-3.6 %; measured at load 7). Splitting the MIP
-  in two runs instead was measured worse: at load 5 HiGHS found nothing better than greedy within
-  5 s on c05200 / c20200 / b05200, which it finds in 8 s.
+  better incumbent (1.5 s on Chu b05200, b10200, c05200, c10200, c20200: 0.2-0.5 % above best
+  known, greedy 1.6-3.6 %; measured at load 7). Splitting the MIP in two runs instead was measured
+  worse: at load 5 HiGHS found nothing better than greedy within 5 s on c05200 / c20200 / b05200,
+  which it finds in 8 s.
 
 The makespan objective follows the same chain (tabu hands makespan instances to greedy, so on them
 the step is skipped).
