@@ -63,7 +63,9 @@ min(UB, CP-SAT's bound) is a bound by the argument above.
 Every Numba call runs as many DP evaluations as fit in :data:`CALL_SECONDS` (and in half the time
 left), timed on the previous call; an elimination is skipped when it would not fit in the time left, and
 stage 3 needs :data:`CPSAT_MIN_S`. On wt100 with a 1 s budget the overrun measured at most 19 ms at
-load 3 on the 2-core machine.
+load 3 on the 2-core machine. In deterministic mode the call sizes come from the work instead, so the
+multipliers, eliminations and memory jobs follow the same trajectory; only where the deadline cuts it
+depends on the clock.
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ LAMBDA_MIN = 2e-3
 ITERS_PER_CALL = 20
 CALL_SECONDS = 0.01  # target length of one Numba call between budget polls
 ELIM_COST = 4.0  # an elimination costs about this many evaluations (forward, backward, the arc pass)
+DETERMINISTIC_CALL_WORK = 2_000_000  # state updates per call in deterministic mode
 ELIM_EVERY = 100  # evaluations between eliminations
 LAMBDA_RESTART = 0.25  # step factor after arcs were removed or memory jobs added
 GROW = 2  # memory jobs added per round
@@ -536,6 +539,8 @@ class Lagrangian:
                 break
             fit = min(CALL_SECONDS, 0.5 * budget.remaining()) / (per_work * work)
             iters = max(1, min(ITERS_PER_CALL, int(fit)))
+            if budget.deterministic:  # call sizes (hence elimination points) from the work, not the clock
+                iters = max(1, min(ITERS_PER_CALL, DETERMINISTIC_CALL_WORK // work))
             t0 = time.perf_counter()
             code = subgradient(
                 self.p, ptr, jobs, arc, self.mbit, ns, self.mu, self.best_mu,
