@@ -38,6 +38,7 @@ def test_pool_answers_at_the_deadline_with_the_incumbent_and_keeps_serving() -> 
             assert res.status is Status.FEASIBLE and "deadline" in res.message
             assert res.solution is not None and smtt.evaluate(big, res.solution).feasible
             assert res.objective == smtt.evaluate(big, res.solution).objective
+            assert res.bound is not None and res.bound <= res.objective and res.gap is not None
             late = await starved
             assert late.status is Status.NO_SOLUTION and "queued" in late.message
             ok = await after
