@@ -10,17 +10,20 @@ first ones can go.
 The sub-problem keeps every node (so topology domains, spread eligibility and counts stay exact) but
 its model (:class:`.cpsat.PodModel` with ``candidates``) places pods only on the chosen ones; pods keep
 their own selectors. Its pending pods are the batch pods the incumbent put on those nodes plus the
-pending pods that may go there (at most ``PENDING_PER_KIND`` identical copies). Batch pods placed
-elsewhere that carry pod affinity or a hard spread constraint counting (or partnering) a pod the
-sub-problem may move are in the model too, *pinned* to their node (one candidate), so a move that
-would break their constraint is excluded by the model rather than by the checker. Every other placed
+pending pods that may go there (at most ``PENDING_PER_KIND`` identical copies). With ``PIN``, batch
+pods placed elsewhere that carry pod affinity or a hard spread constraint counting (or partnering) a
+pod the sub-problem may move are in the model too, *pinned* to their node (one candidate), so a move
+that would break their constraint is excluded by the model rather than by the checker; measured on
+the failing scenarios this doubles crowded sub-models while the checker rejects few sub-answers, so
+it is off and such moves are caught by the check after every improvement. Every other placed
 pod becomes a fixed running pod where the incumbent put it — but only if it can matter: it sits on a
 chosen node or next to a pinned GPU pod, or it *interacts* (it has
 inter-pod affinity, anti-affinity or a hard spread constraint, or some pod's term or spread selector
 selects it). A pod that does neither on another node constrains nothing a sub-problem pod can do (no
 resource of a chosen node, no selector counts it), so leaving it out keeps the sub-model small.
 Evicted running pods are left out, moved ones sit at their new node. Placed gangs stay fixed; a
-pending gang enters whole (the model keeps it all or nothing) when each member may use a chosen node.
+pending gang of at most ``GANG_MAX`` pods enters whole (the model keeps it all or nothing) when each
+member may use a chosen node.
 
 The sub-problem is solved by the exact model (:mod:`.cpsat`) warm-started from the incumbent, without
 presolve (these models are small; presolve costs more than it saves), and stopped at its first answer
@@ -75,8 +78,13 @@ STEP_S = 0.1
 PENDING_PER_KIND = 2
 #: a pending pod with at most this many candidate nodes gets all of them in its neighbourhood
 SMALL_ELIGIBLE = 8
-#: improvements are checked whole (``evaluate``) at most this often, and at the end
-VERIFY_S = 0.25
+#: pending gangs of at most this many pods enter a neighbourhood whole (bigger ones swamp the model)
+GANG_MAX = 3
+#: improvements are checked whole (``evaluate``) at most this often, and at the end (0: every one)
+VERIFY_S = 0.0
+#: pin placed affinity/spread pods a move could affect (exact sub-models, but measured slower: on
+#: crowded clusters they double the model, while the checker rejects few sub-answers)
+PIN = False
 #: CP-SAT parameters of the sub-models (small: presolve would cost more than it saves)
 SUB_PARAMS = {"cp_model_presolve": False}
 
@@ -191,7 +199,8 @@ def sub_instance(
     pinned = {
         i
         for i, p in enumerate(instance.pods)
-        if p.gang is None
+        if PIN
+        and p.gang is None
         and (p.pod_affinity or p.hard_spread)
         and placed.get(p.name) is not None
         and placed.get(p.name) not in names
@@ -200,7 +209,8 @@ def sub_instance(
     # every pod on a node that hosts a pinned GPU pod is kept too (the model may renumber its devices)
     kept = names | {placed[instance.pods[i].name] for i in pinned if instance.pods[i].gpu is not None}
     gang_ok = {
-        g: all(
+        g: len(members) <= GANG_MAX
+        and all(
             placed.get(instance.pods[i].name) is None and not ctx.forced[i] and (ctx.cand[i] & allowed).any()
             for i in members
         )
@@ -339,6 +349,7 @@ def run_lns(instance: Instance, budget: Budget, hint: Any = None) -> Result:
     # deterministic mode: a fixed number of neighbourhoods (the wall clock only as a hard stop)
     max_tries = max(1, int(budget.time_limit() / STEP_S)) if budget.deterministic else 1 << 30
     used = ctx.used(best)
+    gang_size = {g: len(m) for g, m in instance.gangs.items()}
     verified, verified_at, rejected = best, time.perf_counter(), 0
 
     def verify(sol: Solution) -> Solution:
@@ -361,7 +372,13 @@ def run_lns(instance: Instance, budget: Budget, hint: Any = None) -> Result:
         if _vector(instance, best) <= floor_vec or (k >= N and stale >= 3):
             break  # proved optimal by the capacity bound, or neighbourhoods as big as the cluster fail
         placed = dict(best.placements)
-        pending = [i for i, p in enumerate(instance.pods) if placed.get(p.name) is None and not ctx.forced[i]]
+        pending = [
+            i
+            for i, p in enumerate(instance.pods)
+            if placed.get(p.name) is None
+            and not ctx.forced[i]
+            and (p.gang is None or gang_size[p.gang] <= GANG_MAX)
+        ]
         if not pending:
             break
         top = max(instance.pods[i].priority for i in pending)
