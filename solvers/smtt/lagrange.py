@@ -104,6 +104,7 @@ MAX_WORK = 8_000_000  # arcs · 2^memory: one evaluation's work
 MAX_CELLS = 60_000_000  # n·T above which the bound is not attempted (the arc table would not fit)
 EPS = 1e-7
 CPSAT_MIN_S = 0.1  # stage 3 is not started with less time left (building the model takes tens of ms)
+CPSAT_MARGIN_S = 0.05  # stage 3 stops this long before the deadline
 
 
 @njit(cache=True)
@@ -690,7 +691,8 @@ def run_ssdp(inst: Instance, budget: Budget, hint: Any) -> Result:
     lag.stats["lagrange_bound"] = lag.bound if math.isfinite(lag.bound) else None
     lim = Limit.NONE if lag.proved else budget.limit_reason()
     if not lag.proved and budget.remaining() >= CPSAT_MIN_S:
-        lim = close_cpsat(lag, budget)
+        # CP-SAT's own wall-clock stop and the model build run late on a loaded machine: keep a margin
+        lim = close_cpsat(lag, budget.child(seconds=budget.remaining() - CPSAT_MARGIN_S))
     if lag.sequence is not None and cost(inst, lag.sequence) < ub:
         seq = lag.sequence
     return result("ssdp", seq, limit=lim, bound=lag.bound, bound_source="ssdp", stats=lag.stats)
