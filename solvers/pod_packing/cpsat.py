@@ -64,8 +64,8 @@ from models.pod_packing import (
     spread_matches,
 )
 from solvers.budget import Budget
+from solvers.cpsat import solve_cpsat
 from solvers.pod_packing.common import node_filter
-from solvers.pod_packing.sat import solve_sat
 from solvers.registry import register
 from solvers.result import Result, Status
 
@@ -713,7 +713,7 @@ def run_cpsat(instance: Instance, budget: Budget, hint: Any = None) -> Result:
             last[0] = obj
             budget.report("cpsat", obj, cb.best_objective_bound, None)
 
-    out = solve_sat(pm.m, budget, on_solution=on_solution)
+    out = solve_cpsat(pm.m, budget, on_solution=on_solution)
     stats: dict[str, Any] = {
         "build_s": round(build, 4),
         "variables": len(pm.m.proto.variables),

@@ -34,9 +34,9 @@ from ortools.sat.python import cp_model
 
 from models.pod_packing import Instance, Solution
 from solvers.budget import Budget
+from solvers.cpsat import solve_cpsat
 from solvers.pod_packing.common import checked, forced_unplaced, lex_lower_bound
 from solvers.pod_packing.cpsat import BuildStopped, PodModel, build_stopped
-from solvers.pod_packing.sat import solve_sat
 from solvers.registry import register
 from solvers.result import Result, Status
 
@@ -142,7 +142,7 @@ def run_lex(instance: Instance, budget: Budget, hint: Any = None) -> Result:
             pm.add_hint(best)
         todo = 1 + sum(1 for _, x in phases[k + 1 :] if x is None or _unplaced(instance, best, x) > forced[x])
         sub = budget.child(fraction=1.0 / max(1, todo))
-        out = solve_sat(m, sub)
+        out = solve_cpsat(m, sub)
         stats[f"{name}.status"] = out.solver.status_name(out.status)
         if out.has_solution:
             consider(pm.extract(out.solver.boolean_value), name)

@@ -59,6 +59,7 @@ from models.pod_packing import (
     spread_matches,
 )
 from solvers.budget import Budget
+from solvers.cpsat import solve_cpsat
 from solvers.pod_packing.common import (
     NodeFilter,
     check_cost,
@@ -69,7 +70,6 @@ from solvers.pod_packing.common import (
     node_filter,
 )
 from solvers.pod_packing.cpsat import BuildStopped, PodModel, key_mask
-from solvers.pod_packing.sat import solve_sat
 from solvers.registry import register
 from solvers.result import Result, Status
 
@@ -401,7 +401,7 @@ def run_lns(instance: Instance, budget: Budget, hint: Any = None) -> Result:
             if cb.objective_value < target - 0.5:
                 cb.stop_search()  # the first improving answer is taken: the next neighbourhood starts sooner
 
-        out = solve_sat(pm.m, step, params=SUB_PARAMS, on_solution=first_better)
+        out = solve_cpsat(pm.m, step, params=SUB_PARAMS, on_solution=first_better)
         improved = False
         if out.has_solution:
             part = pm.extract(out.solver.boolean_value)
