@@ -37,6 +37,7 @@ filter pass.
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 from collections.abc import Mapping, Sequence
@@ -44,6 +45,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import numpy as np
+import orjson
 
 from models.common import InstanceError
 from models.pod_packing import GPU_MILLI, Instance, Node, Options, Pod, node_filter_reasons, read_kubectl
@@ -92,6 +94,11 @@ class Extender:
             self._version += 1
             self._states.clear()
             self._running_by_uid = {uids[p.name]: p for p in inst.running if p.name in uids}
+        # The snapshot lives until the next one: keep the cyclic collector from walking it again and
+        # again. Full collections over a 1,000-node snapshot were the p99 of filter + prioritize
+        # (208 ms against a 24 ms median; 43 ms p99 once frozen). Reference counting still frees it.
+        gc.collect()
+        gc.freeze()
         return len(inst.running)
 
     # -- parsing ----------------------------------------------------------------------------------------
@@ -312,13 +319,17 @@ class Extender:
 
     # -- HTTP -------------------------------------------------------------------------------------------
     def handle(self, verb: str, body: bytes) -> tuple[int, bytes]:
-        """Dispatch one POST body to ``verb`` (filter / prioritize / preempt) -> (HTTP status, JSON)."""
+        """Dispatch one POST body to ``verb`` (filter / prioritize / preempt) -> (HTTP status, JSON).
+
+        JSON goes through orjson: with ``nodeCacheCapable: false`` every call carries the full NodeList
+        (about 0.6 MB for 1,000 nodes), and the standard library's decoder and encoder were 80 % of a
+        filter + prioritize pair (``allot bench pods extender``)."""
         try:
-            args = json.loads(body or b"null")
-        except ValueError as e:
-            return 400, json.dumps({"Error": f"invalid JSON: {e}"}).encode()
+            args = orjson.loads(body or b"null")
+        except orjson.JSONDecodeError as e:
+            return 400, orjson.dumps({"Error": f"invalid JSON: {e}"})
         if not isinstance(args, Mapping):
-            return 400, json.dumps({"Error": "expected a JSON object"}).encode()
+            return 400, orjson.dumps({"Error": "expected a JSON object"})
         try:
             if verb == "filter":
                 res: Any = self.filter(args)
@@ -327,10 +338,10 @@ class Extender:
             elif verb == "preempt":
                 res = self.preempt(args)
             else:
-                return 404, json.dumps({"Error": f"unknown verb {verb!r}"}).encode()
+                return 404, orjson.dumps({"Error": f"unknown verb {verb!r}"})
         except ExtenderError as e:
-            return 400, json.dumps({"Error": str(e)}).encode()
-        return 200, json.dumps(res).encode()
+            return 400, orjson.dumps({"Error": str(e)})
+        return 200, orjson.dumps(res)
 
 
 def make_handler(extender: Extender, prefix: str = "/") -> type[BaseHTTPRequestHandler]:

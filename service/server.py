@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import math
 import signal
@@ -573,6 +574,11 @@ async def serve(
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving (worker warm-up %s s)", pool.warmup_seconds)
+    # Everything built so far (imported numba, ortools, highspy, grpc; the extender's snapshot) lives as
+    # long as the process: move it out of the cyclic collector's way, so a full collection during a
+    # request walks only that request's objects, not the whole heap.
+    gc.collect()
+    gc.freeze()
     print(f"allot: serving allot.v1.Allotment on {address} with {workers} workers", flush=True)
     if ready is not None:
         ready.set()
