@@ -42,6 +42,9 @@ class SolverInfo:
     kind: str  # "heuristic" | "exact" | "portfolio"
     description: str
     run: SolverFn
+    #: a one-pass construction (a dispatching rule, the kube-scheduler replica): no search, no native
+    #: solver, time linear-ish in the instance -- safe to run outside a worker on a tiny instance
+    instant: bool = False
 
 
 _SOLVERS: dict[str, dict[str, SolverInfo]] = {p: {} for p in FAMILIES}
@@ -50,12 +53,16 @@ _WARMUPS: dict[str, list[Callable[[], None]]] = {}
 _loaded: set[str] = set()
 
 
-def register(problem: str, name: str, kind: str, description: str) -> Callable[[SolverFn], SolverFn]:
+def register(
+    problem: str, name: str, kind: str, description: str, *, instant: bool = False
+) -> Callable[[SolverFn], SolverFn]:
     if kind not in ("heuristic", "exact", "portfolio"):
         raise ValueError(f"kind must be heuristic, exact or portfolio, got {kind!r}")
+    if instant and kind != "heuristic":
+        raise ValueError("only a heuristic can be instant")
 
     def deco(fn: SolverFn) -> SolverFn:
-        _SOLVERS[problem][name] = SolverInfo(problem, name, kind, description, fn)
+        _SOLVERS[problem][name] = SolverInfo(problem, name, kind, description, fn, instant)
         return fn
 
     return deco

@@ -260,6 +260,32 @@ def test_cancelled_streams_free_their_workers(stub: pb_grpc.AllotmentStub) -> No
     assert time.monotonic() - t0 < 6.0
 
 
+def test_instant_solver_on_tiny_instance_does_not_wait_for_workers(stub: pb_grpc.AllotmentStub) -> None:
+    """With both workers busy on long solves, a tiny instance with a one-pass construction (edd) is
+    answered (verified) in the server process while the long ones still run; auto on the same tiny
+    instance would queue behind them (it is not instant)."""
+    from instances import smtt as gen
+
+    big = gen.generate(seed=11, n=400).to_dict()
+    long_req = pb.SolveRequest(instance=wire.instance_to_pb(big), options=pb.SolveOptions(time_limit_s=30))
+    busy = [stub.Solve.future(long_req, timeout=60) for _ in range(2)]
+    try:
+        time.sleep(1.0)  # both workers have taken their job
+        doc = json.loads((ROOT / "instances" / "samples" / "smtt.json").read_text())
+        tiny = pb.SolveRequest(instance=wire.instance_to_pb(doc), options=pb.SolveOptions(solver="edd"))
+        resp = stub.Solve(tiny, timeout=20)
+        assert not any(f.done() for f in busy), "the tiny solve waited for a worker"
+        assert resp.solver == "edd" and resp.status in STATUS_OK
+        _check_answer(doc, resp)
+        queued = stub.Solve.future(pb.SolveRequest(instance=tiny.instance), timeout=60)
+        time.sleep(0.5)
+        assert not queued.done(), "auto is not instant: it waits for a worker"
+        queued.cancel()
+    finally:
+        for f in busy:
+            f.cancel()
+
+
 def test_list_solvers_covers_every_family(stub: pb_grpc.AllotmentStub) -> None:
     """Each family offers auto plus at least one heuristic and one exact solver."""
     resp = stub.ListSolvers(pb.ListSolversRequest())

@@ -540,11 +540,23 @@ def _run(instance: Instance, budget: Budget, most: bool, name: str) -> Result:
     )
 
 
-@register("pod_packing", "kube", "heuristic", "kube-scheduler replica, NodeResourcesFit LeastAllocated")
+@register(
+    "pod_packing",
+    "kube",
+    "heuristic",
+    "kube-scheduler replica, NodeResourcesFit LeastAllocated",
+    instant=True,
+)
 def run_kube(instance: Instance, budget: Budget, hint: Any = None) -> Result:
     return _run(instance, budget, False, "kube")
 
 
-@register("pod_packing", "kube-most", "heuristic", "kube-scheduler replica, NodeResourcesFit MostAllocated")
+@register(
+    "pod_packing",
+    "kube-most",
+    "heuristic",
+    "kube-scheduler replica, NodeResourcesFit MostAllocated",
+    instant=True,
+)
 def run_kube_most(instance: Instance, budget: Budget, hint: Any = None) -> Result:
     return _run(instance, budget, True, "kube-most")

@@ -133,7 +133,13 @@ def _result(inst: Instance, name: str, found: tuple[int, float, Plan] | None, t0
     return Result(PROBLEM, Status.FEASIBLE, name, solution=build_solution(inst, plan), stats=stats)
 
 
-@register(PROBLEM, "bfd", "heuristic", "FlexSP adaptive baseline: best single SP degree, best-fit decreasing")
+@register(
+    PROBLEM,
+    "bfd",
+    "heuristic",
+    "FlexSP adaptive baseline: best single SP degree, best-fit decreasing",
+    instant=True,
+)
 def run_bfd(inst: Instance, budget: Budget, hint: object = None) -> Result:
     t0 = time.perf_counter()
     found = best_homogeneous(inst, budget)
@@ -143,7 +149,13 @@ def run_bfd(inst: Instance, budget: Budget, hint: object = None) -> Result:
     return res.with_(limit=budget.limit_reason() if found is None else Limit.NONE)
 
 
-@register(PROBLEM, "bfd-max", "heuristic", "FlexSP static baseline: largest SP degree, best-fit decreasing")
+@register(
+    PROBLEM,
+    "bfd-max",
+    "heuristic",
+    "FlexSP static baseline: largest SP degree, best-fit decreasing",
+    instant=True,
+)
 def run_bfd_max(inst: Instance, budget: Budget, hint: object = None) -> Result:
     t0 = time.perf_counter()
     degs = homogeneous_degrees(inst)

@@ -86,7 +86,7 @@ def best_rule(inst: Instance, budget: Budget | None = None) -> tuple[np.ndarray,
 
 
 def _make(name: str, fn: Callable[[Instance], np.ndarray], doc: str) -> None:
-    @register(PROBLEM, name, "heuristic", doc)
+    @register(PROBLEM, name, "heuristic", doc, instant=True)
     def run(inst: Instance, budget: Budget, hint: Any) -> Result:
         return result(name, fn(inst))
 
@@ -98,7 +98,7 @@ _make("mdd", mdd, "modified due date: min max(p, d - t) / w at each step")
 _make("atc", atc, "apparent tardiness cost, best over a sweep of the look-ahead k")
 
 
-@register(PROBLEM, "rules", "heuristic", "best of edd, spt, wspt, mdd and atc")
+@register(PROBLEM, "rules", "heuristic", "best of edd, spt, wspt, mdd and atc", instant=True)
 def run_rules(inst: Instance, budget: Budget, hint: Any) -> Result:
     seq, c, rule = best_rule(inst, budget)
     budget.report("rules", float(c), None, None)
