@@ -92,6 +92,11 @@ INTEGRAL_OBJECTIVE = True
 
 DEFAULT_PODS = 110
 GPU_MILLI = 1000
+#: Largest resource quantity (requests, allocatable): 2**50 is a PiB of memory in bytes, or 10**15
+#: millicores; sums over a cluster's pods then stay far inside the solvers' int64 arithmetic.
+MAX_QUANTITY = 2**50
+#: Pod priorities are int32 in Kubernetes.
+PRIORITY_RANGE = (-(2**31), 2**31 - 1)
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 NODE_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
 LABEL_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
@@ -543,7 +548,8 @@ def _pod(chk: Checker, v: Any, path: str, running: bool) -> Pod | None:
     labels = _labels(chk, m.get("labels"), join(path, "labels"))
     prio = 0
     if m.get("priority") is not None:
-        prio = chk.integer(m["priority"], join(path, "priority")) or 0
+        lo, hi = PRIORITY_RANGE
+        prio = chk.integer(m["priority"], join(path, "priority"), minimum=lo, maximum=hi) or 0
     reqs: list[tuple[str, int]] = []
     rm = chk.mapping(m.get("requests") or {}, join(path, "requests"))
     for k, x in (rm or {}).items():
@@ -551,7 +557,7 @@ def _pod(chk: Checker, v: Any, path: str, running: bool) -> Pod | None:
         if k == "pods":
             chk.add(p, "is implicit (every pod consumes one 'pods'); do not request it")
             continue
-        q = chk.integer(x, p, minimum=0)
+        q = chk.integer(x, p, minimum=0, maximum=MAX_QUANTITY)
         if q is not None:
             reqs.append((str(k), q))
     gpu = None
@@ -681,7 +687,7 @@ def _node(chk: Checker, v: Any, path: str) -> Node | None:
     alloc: list[tuple[str, int]] = []
     am = chk.mapping(m.get("allocatable") or {}, join(path, "allocatable"))
     for k, x in (am or {}).items():
-        q = chk.integer(x, join(join(path, "allocatable"), str(k)), minimum=0)
+        q = chk.integer(x, join(join(path, "allocatable"), str(k)), minimum=0, maximum=MAX_QUANTITY)
         if q is not None:
             alloc.append((str(k), q))
     labels = _labels(chk, m.get("labels"), join(path, "labels"))
@@ -1382,10 +1388,10 @@ def read_kubectl(doc: Mapping[str, Any], *, name: str = "") -> Instance:
     def qty(v: Any, path: str, milli: bool) -> int | None:
         try:
             q = parse_quantity(v)
-        except (ValueError, TypeError):
+            return math.ceil(q * 1000) if milli else math.ceil(q)
+        except (ValueError, TypeError, ArithmeticError):  # ArithmeticError: Infinity, NaN (JSON allows them)
             chk.add(path, f"invalid quantity {v!r}")
             return None
-        return math.ceil(q * 1000) if milli else math.ceil(q)
 
     def resources(m: Any, path: str) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -1559,7 +1565,7 @@ def read_kubectl(doc: Mapping[str, Any], *, name: str = "") -> Instance:
         n_nodes, n_pods, n_running = len(nodes), len(pods), len(running)
         try:
             item(i, it)
-        except (AttributeError, TypeError, ValueError) as exc:
+        except (AttributeError, TypeError, ValueError, ArithmeticError) as exc:
             # a field of the wrong JSON type deep inside the object (a list where Kubernetes has a
             # map, a number where it has a string...): name the object rather than fail with a traceback
             del nodes[n_nodes:], pods[n_pods:], running[n_running:]

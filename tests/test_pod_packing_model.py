@@ -476,3 +476,16 @@ def test_topology_spread_eligible_nodes_need_every_constraint_key() -> None:
     i = inst(nodes, pods)
     assert not violations(i, sol({"w0": "n1", "w1": "n1b"}))
     assert any("lacking label 'rack'" in x for x in violations(i, sol({"w0": "n2", "w1": None})))
+
+
+def test_quantities_and_priorities_beyond_solver_arithmetic_are_refused() -> None:
+    """A quantity above MAX_QUANTITY or a priority outside int32 is a field violation, not an
+    OverflowError deep in a solver's int64 arrays (the fuzz run sent 1e400Gi)."""
+    from models import pod_packing
+
+    doc = json.loads((Path(__file__).parent.parent / "instances/samples/pod_packing.json").read_text())
+    doc["nodes"][0]["allocatable"]["memory"] = pod_packing.MAX_QUANTITY + 1
+    doc["pods"][0]["priority"] = 2**31
+    with pytest.raises(InstanceError) as info:
+        pod_packing.Instance.from_dict(doc)
+    assert {v.path for v in info.value.violations} == {"nodes[0].allocatable.memory", "pods[0].priority"}

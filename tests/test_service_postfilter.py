@@ -118,3 +118,14 @@ def test_objects_with_fields_of_the_wrong_type_are_named_not_crashed() -> None:
     with pytest.raises(InstanceError) as info:
         postfilter.instance_from_request(request(nodes, pods))
     assert {v.path for v in info.value.violations} >= {"nodes[1]", "pods[2]"}
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 1e400, "1e400Gi"])
+def test_non_finite_quantities_are_named(value: Any) -> None:
+    """JSON lets a client send Infinity/NaN where Kubernetes has a quantity; found by the 100k fuzz run
+    (an OverflowError escaped as UNKNOWN): now the field is named."""
+    nodes, pods = cluster()
+    nodes[0]["status"]["allocatable"]["memory"] = value
+    with pytest.raises(InstanceError) as info:
+        postfilter.instance_from_request(request(nodes, pods))
+    assert any(v.path.startswith("nodes[0]") for v in info.value.violations), info.value.violations
