@@ -26,10 +26,10 @@ def test_pool_answers_at_the_deadline_with_the_incumbent_and_keeps_serving() -> 
         try:
             t0 = time.monotonic()
             first = asyncio.ensure_future(
-                pool.submit(big, "auto", SolveSpec(time_limit=30, answer_within_s=1.5))
+                pool.submit(big, "auto", SolveSpec(time_limit=30, answer_by=t0 + 1.5))
             )
             starved = asyncio.ensure_future(
-                pool.submit(small, "auto", SolveSpec(time_limit=5, answer_within_s=0.5))
+                pool.submit(small, "auto", SolveSpec(time_limit=5, answer_by=t0 + 0.5))
             )
             after = asyncio.ensure_future(pool.submit(small, "auto", SolveSpec(time_limit=5)))
             res = await first
