@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from models import family
+from models import Evaluation, family
 from solvers.budget import Budget
 from solvers.result import Limit, Result, Status, bounds_meet, round_bound
 
@@ -30,13 +30,27 @@ class Step:
 
 
 def run_portfolio(
-    instance: Any, budget: Budget, steps: list[Step], hint: Any = None, name: str = "auto"
+    instance: Any,
+    budget: Budget,
+    steps: list[Step],
+    hint: Any = None,
+    name: str = "auto",
+    *,
+    check: Callable[[Any, Any], Evaluation] | None = None,
+    worth_checking: Callable[[Any, Any, Any], bool] | None = None,
+    reserve: Callable[[Any], float] | None = None,
 ) -> Result:
+    """Run ``steps`` in turn (see the module doc). A family whose checker is expensive can pass
+    ``check`` (``evaluate`` by default, e.g. one that remembers what it has checked),
+    ``worth_checking(instance, solution, best)`` (False: the solution cannot beat the incumbent, so it
+    is not checked at all) and ``reserve(instance)``: seconds kept back from every step after the first,
+    so the registry's final check still ends within the budget."""
     model = family(instance.PROBLEM)
+    check = check or model.evaluate
     integral = bool(getattr(model, "INTEGRAL_OBJECTIVE", False))
     best_sol, best_obj, found_by = None, math.inf, ""
     if hint is not None:
-        ev = model.evaluate(instance, hint)
+        ev = check(instance, hint)
         if ev.feasible:
             best_sol, best_obj, found_by = hint, ev.objective, "hint"
     best_bound, bound_source = -math.inf, "none"
@@ -55,15 +69,19 @@ def run_portfolio(
             bounds_meet(best_obj, best_bound) or budget.should_stop(best_obj, best_bound)
         ):
             break
-        sub = budget.child(fraction=step.share)
+        kept = reserve(instance) if reserve is not None and ran > 1 else 0.0
+        outer = budget.child(seconds=max(0.0, budget.remaining() - kept)) if kept > 0 else budget
+        sub = outer.child(fraction=step.share)
         t = budget.elapsed()
         res = step.run(instance, sub, best_sol)
         stats[f"{step.name}.time_s"] = round(budget.elapsed() - t, 4)
         if res.status is Status.INFEASIBLE:
             infeasible_by = step.name
             break
-        if res.solution is not None:
-            ev = model.evaluate(instance, res.solution)
+        if res.solution is not None and (
+            worth_checking is None or worth_checking(instance, res.solution, best_sol)
+        ):
+            ev = check(instance, res.solution)
             if ev.feasible:
                 stats[f"{step.name}.objective"] = ev.objective
                 if ev.objective < best_obj:

@@ -22,7 +22,6 @@ one again. Each step after the first ends early enough for the registry's check 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from models.pod_packing import Instance
@@ -34,71 +33,13 @@ from solvers.pod_packing.greedy import run_greedy
 from solvers.pod_packing.kube import run_kube
 from solvers.pod_packing.lex import run_lex
 from solvers.pod_packing.lns import run_lns
-from solvers.portfolio import Step
+from solvers.portfolio import Step, run_portfolio
 from solvers.registry import register
-from solvers.result import Limit, Result, Status, bounds_meet, round_bound
+from solvers.result import Result
 
 MAX_CPSAT_LITERALS = 150_000
 #: ``greedy`` runs only on batches of at most this many pods
 GREEDY_MAX_PODS = 150
-
-
-def run_chain(
-    instance: Instance, budget: Budget, steps: list[Step], hint: Any = None, name: str = "auto"
-) -> Result:
-    best_sol, best_obj, found_by = None, math.inf, ""
-    if hint is not None:
-        ev = checked(instance, hint)
-        if ev.feasible:
-            best_sol, best_obj, found_by = hint, ev.objective, "hint"
-    best_bound, bound_source = -math.inf, "none"
-    stats: dict[str, Any] = {}
-    ran = 0
-    for step in steps:
-        if step.when is not None and not step.when(instance):
-            continue
-        # the first step (the replica) runs even on an exhausted budget: a caller always gets an answer
-        if budget.expired() and ran > 0:
-            break
-        ran += 1
-        if best_sol is not None and (
-            bounds_meet(best_obj, best_bound) or budget.should_stop(best_obj, best_bound)
-        ):
-            break
-        # keep time for the registry's final check (LNS stops before its own last check by itself)
-        reserve = 0.0 if ran == 1 else check_cost(instance)
-        inner = budget.child(seconds=max(0.0, budget.remaining() - reserve))
-        sub = inner.child(fraction=step.share)
-        t = budget.elapsed()
-        res = step.run(instance, sub, best_sol)
-        stats[f"{step.name}.time_s"] = round(budget.elapsed() - t, 4)
-        if res.solution is not None and worth_checking(instance, res.solution, best_sol):
-            ev = checked(instance, res.solution)
-            if ev.feasible:
-                stats[f"{step.name}.objective"] = ev.objective
-                if ev.objective < best_obj:
-                    best_sol, best_obj, found_by = res.solution, ev.objective, step.name
-                    budget.report(
-                        step.name, best_obj, best_bound if best_bound > -math.inf else None, best_sol
-                    )
-        if res.bound is not None and res.bound > best_bound:
-            best_bound, bound_source = res.bound, res.bound_source or step.name
-            stats[f"{step.name}.bound"] = res.bound
-            if best_sol is not None:
-                budget.report(step.name, best_obj, best_bound, None)
-        rounded = round_bound(best_bound, True)
-        best_bound = best_bound if rounded is None else rounded
-    proved = best_sol is not None and bounds_meet(best_obj, best_bound)
-    return Result(
-        instance.PROBLEM,
-        Status.FEASIBLE if best_sol is not None else Status.NO_SOLUTION,
-        f"{name}({found_by})" if found_by else name,
-        solution=best_sol,
-        bound=None if math.isinf(best_bound) else best_bound,
-        bound_source=bound_source,
-        limit=Limit.NONE if proved else budget.limit_reason(),
-        stats=stats,
-    )
 
 
 @register("pod_packing", "auto", "portfolio", "kube -> fit -> greedy -> lns -> cpsat-lex (warm-started)")
@@ -111,4 +52,15 @@ def run_auto(instance: Instance, budget: Budget, hint: Any = None) -> Result:
         Step("lns", run_lns, share=0.6),
         Step("cpsat-lex", run_lex, share=1.0, when=lambda i: estimated_size(i) <= MAX_CPSAT_LITERALS),
     ]
-    return run_chain(instance, budget, steps, hint=hint, name="auto")
+    # the checker costs tens of milliseconds on a few hundred pods: each answer is checked once, only
+    # when it can beat the incumbent, and time for the registry's final check is kept back
+    return run_portfolio(
+        instance,
+        budget,
+        steps,
+        hint=hint,
+        name="auto",
+        check=checked,
+        worth_checking=worth_checking,
+        reserve=check_cost,
+    )
