@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import shutil
 import time
@@ -329,32 +328,15 @@ def test_forced_pair_lagrangian_bounds_below_brute_force(seed: int, m: int, n: i
 
 
 NO_COMPILE = r"""
-import importlib, json, pkgutil, sys
-import solvers
-from solvers import Budget, registry, solve
-from pathlib import Path
 from models.task_allocation import read_orlib_gap
 from instances.task_allocation import generate
-
 registry.warmup(["task_allocation"])
-
-def dispatchers():
-    out = {}
-    for info in pkgutil.walk_packages(solvers.__path__, "solvers."):
-        mod = importlib.import_module(info.name)
-        for name, obj in vars(mod).items():
-            if hasattr(obj, "signatures") and hasattr(obj, "py_func"):
-                out[f"{info.name}.{name}"] = len(obj.signatures)
-    return out
-
 before = dispatchers()
 [chu] = read_orlib_gap(Path(sys.argv[1]).read_text(), "d05100")
 instances = [chu, generate(3, num_agents=4, num_tasks=30, kind="D", tightness=1.0)]
 for inst in instances:
     for name in ("greedy", "tabu", "lptabu", "lns", "lagrange", "mip", "auto"):
         solve(inst, name, Budget(0.5))
-after = dispatchers()
-print(json.dumps({k: [before.get(k, 0), v] for k, v in after.items() if v != before.get(k, 0)}))
 """
 
 
@@ -362,19 +344,9 @@ def test_no_task_allocation_solver_compiles_inside_a_solve(shared_data: Path) ->
     """Every task-allocation solver, not only the ``auto`` path the shared warm-up test takes, runs on
     kernels the family's warm-up compiled (a tabu target passed as an int once compiled a second
     signature inside the first solve, ~10 s on a loaded machine)."""
-    import subprocess
-    import sys
+    from test_warmup import grown_signatures  # tests/ is on sys.path (pytest rootdir import)
 
-    root = Path(__file__).resolve().parent.parent
-    out = subprocess.run(
-        [sys.executable, "-c", NO_COMPILE, str(shared_data / "gap/chu1997/d05100")],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    grown = json.loads(out.stdout.strip().splitlines()[-1])
+    grown = grown_signatures(NO_COMPILE, str(shared_data / "gap/chu1997/d05100"))
     assert grown == {}, f"compiled during a solve (missing from warm-up): {grown}"
 
 
