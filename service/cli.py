@@ -35,7 +35,7 @@ from typing import Any, TextIO
 
 import models
 from models.common import InstanceError
-from service.formats import FORMATS, FormatError, read_file
+from service.formats import FORMATS, FormatError, fmt_gap, fmt_num, read_file
 from solvers import Budget, Result, Status, registry
 
 log = logging.getLogger("allot")
@@ -66,24 +66,6 @@ class JsonLogFormatter(logging.Formatter):
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         return json.dumps(out, default=str)
-
-
-def _fmt_num(x: float | None, digits: int = 6) -> str:
-    if x is None:
-        return "-"
-    if math.isinf(x):
-        return "inf"
-    if float(x).is_integer():
-        return str(int(x))
-    return f"{x:.{digits}g}"
-
-
-def _fmt_gap(g: float | None) -> str:
-    if g is None:
-        return "-"
-    if math.isinf(g):
-        return "inf"
-    return f"{100 * g:.2f}%"
 
 
 class Progress:
@@ -118,9 +100,9 @@ def _table(results: list[Result], out: TextIO) -> None:
             r.instance,
             r.problem,
             str(r.status),
-            _fmt_num(r.objective),
-            _fmt_num(r.bound),
-            _fmt_gap(r.gap),
+            fmt_num(r.objective),
+            fmt_num(r.bound),
+            fmt_gap(r.gap),
             r.solver,
             f"{r.wall_time_s:.3f}",
         ]

@@ -19,6 +19,7 @@ hide the others, and nothing is dropped silently.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -81,14 +82,44 @@ def _with_name(inst: Any, name: str) -> Any:
         return inst
 
 
-def read_file(path: Path, fmt: str = "auto", *, jobs: int | None = None) -> list[Entry]:
-    """All instances in ``path``; raises FormatError (file-level problems) with a precise message."""
+def read_text(path: Path) -> str:
+    """The file's text; FormatError saying why when it cannot be read or is not text."""
     try:
-        text = path.read_text()
+        return path.read_text()
     except OSError as exc:
         raise FormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise FormatError(f"{path}: not a text file") from None
+
+
+def fmt_num(x: float | str | None, digits: int = 6) -> str:
+    """A number for a table or a title: ``-`` when absent, ``inf``, integers without a fraction. A
+    string (a JSONL result's ``"inf"``) is shown as it is."""
+    if x is None:
+        return "-"
+    if isinstance(x, str):
+        return x
+    v = float(x)
+    if math.isinf(v):
+        return "inf"
+    if v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return f"{v:.{digits}g}"
+
+
+def fmt_gap(g: float | str | None) -> str:
+    """A relative gap as a percentage (``-`` when absent, ``inf`` without a bound)."""
+    if g is None:
+        return "-"
+    if isinstance(g, str):
+        return g
+    v = float(g)
+    return "inf" if math.isinf(v) else f"{100 * v:.2f}%"
+
+
+def read_file(path: Path, fmt: str = "auto", *, jobs: int | None = None) -> list[Entry]:
+    """All instances in ``path``; raises FormatError (file-level problems) with a precise message."""
+    text = read_text(path)
     if fmt == "auto":
         fmt = detect_format(path, text)
     if fmt == "json":

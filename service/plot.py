@@ -68,6 +68,7 @@ from matplotlib.patches import Patch, Rectangle
 import models
 from models.common import InstanceError
 from models.pod_packing import GPU_MILLI
+from service.formats import FormatError, fmt_gap, fmt_num, read_text
 
 #: task allocation: resource panels drawn at most
 MAX_RESOURCES = 6
@@ -99,11 +100,9 @@ class PlotUsageError(ValueError):
 def read_results(path: Path) -> list[dict[str, Any]]:
     """The result objects of a JSONL file (blank lines skipped)."""
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise PlotUsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise PlotUsageError(f"{path}: not a text file") from None
+        text = read_text(path)
+    except FormatError as exc:
+        raise PlotUsageError(str(exc)) from None
     rows: list[dict[str, Any]] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -212,33 +211,11 @@ def _new_figure(width: float, height: float) -> Figure:
     return fig
 
 
-def _num(x: Any) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, str):
-        return x
-    v = float(x)
-    if math.isinf(v):
-        return "inf"
-    if v.is_integer() and abs(v) < 1e15:
-        return str(int(v))
-    return f"{v:.6g}"
-
-
-def _gap(x: Any) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, str):
-        return x
-    v = float(x)
-    return "inf" if math.isinf(v) else f"{100 * v:.2f}%"
-
-
 def _title(instance: Any, result: dict[str, Any], extra: str = "") -> str:
     name = result.get("instance") or instance.name or instance.PROBLEM
     head = f"{name} ({instance.PROBLEM}) - {result.get('status', '?')}"
-    nums = f"objective {_num(result.get('objective'))}   bound {_num(result.get('bound'))}   "
-    nums += f"gap {_gap(result.get('gap'))}"
+    nums = f"objective {fmt_num(result.get('objective'))}   bound {fmt_num(result.get('bound'))}   "
+    nums += f"gap {fmt_gap(result.get('gap'))}"
     return f"{head}\n{nums}" + (f"\n{extra}" if extra else "")
 
 
@@ -366,7 +343,7 @@ def plot_task_allocation(instance: Any, solution: Any, result: dict[str, Any]) -
             ax.axhline(peak, color=TARDY, linestyle="--", linewidth=1.2, label=f"makespan {peak}")
             bound = result.get("bound")
             if isinstance(bound, int | float) and not isinstance(bound, bool) and math.isfinite(bound):
-                ax.axhline(bound, color="grey", linestyle=":", linewidth=1.2, label=f"bound {_num(bound)}")
+                ax.axhline(bound, color="grey", linestyle=":", linewidth=1.2, label=f"bound {fmt_num(bound)}")
             what += " - makespan resource"
         ax.set_title(what, fontsize=9)
         ax.set_ylim(0, 1.12 * max(ax.get_ylim()[1], 1))
