@@ -322,8 +322,10 @@ class Extender:
         """Dispatch one POST body to ``verb`` (filter / prioritize / preempt) -> (HTTP status, JSON).
 
         JSON goes through orjson: with ``nodeCacheCapable: false`` every call carries the full NodeList
-        (about 0.6 MB for 1,000 nodes), and the standard library's decoder and encoder were 80 % of a
-        filter + prioritize pair (``allot bench pods extender``)."""
+        (0.44 MB for the 1,000 nodes of ``allot bench pods extender``). Measured on that body at load 0.4:
+        the standard library takes 5.8 ms to decode it and 7.7 ms to encode it, orjson 2.9 ms and
+        0.5 ms, so a filter + prioritize pair (two decodes, one full encode) spends about 6 ms instead
+        of 19 ms in JSON."""
         try:
             args = orjson.loads(body or b"null")
         except orjson.JSONDecodeError as e:
