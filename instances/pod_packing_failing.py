@@ -179,11 +179,11 @@ def draw_scenario(seed: int = 0, **params: Any) -> Instance:
 
 
 def kube_pending(instance: Instance) -> int:
-    """Pods the kube replica (LeastAllocated) leaves pending on ``instance``."""
+    """Pods the kube replica (the instance's scoring, LeastAllocated by default) leaves pending."""
     from solvers.budget import Budget
     from solvers.pod_packing.kube import schedule
 
-    sol, _ = schedule(instance, Budget(None), most=False)
+    sol, _ = schedule(instance, Budget(None), instance.options.scoring)
     return sum(1 for _, n in sol.placements if n is None)
 
 

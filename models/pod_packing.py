@@ -5,10 +5,11 @@ Instance
 Nodes (allocatable resources, labels, taints, ``unschedulable``, optional GPU devices of one model with
 1000 milli-GPU each, openb semantics), pending ``pods`` to place, ``running`` pods already bound (with
 ``node``, ``gpu_indices`` and ``evictable``) and ``options`` (``allow_evictions``, ``max_moves``,
-``packing``). Resources are integers: ``cpu`` in millicores, ``memory``/``ephemeral-storage`` in bytes,
-everything else in units. A resource absent from a node's ``allocatable`` has capacity 0, except
-``pods``: when absent it is taken as 110 (the kubelet default), for convenience. Every pod consumes one
-``pods`` implicitly (``requests.pods`` is rejected).
+``packing``, and ``scoring``: the scheduler profile's NodeResourcesFit strategy the kube replica
+imitates, see :class:`Scoring`). Resources are integers: ``cpu`` in millicores,
+``memory``/``ephemeral-storage`` in bytes, everything else in units. A resource absent from a node's
+``allocatable`` has capacity 0, except ``pods``: when absent it is taken as 110 (the kubelet default),
+for convenience. Every pod consumes one ``pods`` implicitly (``requests.pods`` is rejected).
 
 Semantics (Kubernetes, v1.30-era default plugins)
 --------------------------------------------------
@@ -101,6 +102,7 @@ TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 NODE_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
 LABEL_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 PACKINGS = ("none", "fewest_nodes", "least_fragmentation", "spread")
+SCORING_TYPES = ("LeastAllocated", "MostAllocated", "RequestedToCapacityRatio")
 
 Pairs = tuple[tuple[str, str], ...]
 
@@ -330,13 +332,109 @@ class Pod:
 
 
 @dataclass(frozen=True)
+class Scoring:
+    """The NodeResourcesFit scoring strategy of the scheduler profile the kube replica imitates.
+
+    Mirrors ``scoringStrategy`` of a KubeSchedulerConfiguration (``pluginConfig`` of NodeResourcesFit):
+    ``type`` (``LeastAllocated``, the default, ``MostAllocated`` or ``RequestedToCapacityRatio``),
+    ``resources`` as (name, weight 1..100) pairs (default cpu and memory with weight 1), and for
+    ``RequestedToCapacityRatio`` the ``shape`` (``requestedToCapacityRatio.shape`` there): points
+    (utilization 0..100 strictly increasing, score 0..10). The arithmetic is in
+    :func:`solvers.pod_packing.kube.node_scores`. Only the replica reads this; Allotment's own
+    solvers optimise the objective, not a score.
+    """
+
+    type: str = "LeastAllocated"
+    resources: tuple[tuple[str, int], ...] = (("cpu", 1), ("memory", 1))
+    shape: tuple[tuple[int, int], ...] = ()
+
+    def with_type(self, type_: str) -> Scoring:
+        """The same resources and weights under another strategy (no shape unless ratio)."""
+        return Scoring(type_, self.resources, self.shape if type_ == "RequestedToCapacityRatio" else ())
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "type": self.type,
+            "resources": [{"name": n, "weight": w} for n, w in self.resources],
+        }
+        if self.shape:
+            d["shape"] = [{"utilization": u, "score": s} for u, s in self.shape]
+        return d
+
+
+DEFAULT_SCORING = Scoring()
+
+
+@dataclass(frozen=True)
 class Options:
     allow_evictions: bool = False
     max_moves: int = 0
     packing: str = "none"
+    scoring: Scoring = DEFAULT_SCORING
 
     def to_dict(self) -> dict[str, Any]:
-        return {"allow_evictions": self.allow_evictions, "max_moves": self.max_moves, "packing": self.packing}
+        d: dict[str, Any] = {
+            "allow_evictions": self.allow_evictions,
+            "max_moves": self.max_moves,
+            "packing": self.packing,
+        }
+        if self.scoring != DEFAULT_SCORING:
+            d["scoring"] = self.scoring.to_dict()
+        return d
+
+
+def _bounded(chk: Checker, doc: Mapping[str, Any], key: str, path: str, lo: int, hi: int) -> int | None:
+    """A required integer field in lo..hi (one violation when it is missing, not two)."""
+    value = chk.field(doc, key, path)
+    return None if value is None else chk.integer(value, join(path, key), minimum=lo, maximum=hi)
+
+
+def _scoring(chk: Checker, value: Any, path: str) -> Scoring:
+    """Validate ``options.scoring`` as kube-scheduler validates a scoringStrategy (every violation named)."""
+    m = chk.mapping(value, path)
+    if m is None:
+        return DEFAULT_SCORING
+    chk.unknown_keys(m, ("type", "resources", "shape"), path)
+    type_ = chk.string(m.get("type", "LeastAllocated"), join(path, "type"), choices=SCORING_TYPES)
+    resources: list[tuple[str, int]] = []
+    if m.get("resources") is None:
+        resources = list(DEFAULT_SCORING.resources)
+    else:
+        seen: dict[str, int] = {}
+        for i, r in enumerate(chk.sequence(m["resources"], join(path, "resources"), min_len=1) or []):
+            rp = join(join(path, "resources"), i)
+            rm = chk.mapping(r, rp)
+            if rm is None:
+                continue
+            chk.unknown_keys(rm, ("name", "weight"), rp)
+            name = chk.string(chk.field(rm, "name", rp), join(rp, "name"))
+            weight = _bounded(chk, rm, "weight", rp, 1, 100)
+            if name is not None and name in seen:
+                chk.add(join(rp, "name"), f"duplicate resource {name!r} (resources[{seen[name]}])")
+            elif name is not None and weight is not None:
+                seen[name] = i
+                resources.append((name, weight))
+    shape: list[tuple[int, int]] = []
+    if m.get("shape") is not None:
+        sp = join(path, "shape")
+        if type_ is not None and type_ != "RequestedToCapacityRatio":
+            chk.add(sp, f"is only used with type 'RequestedToCapacityRatio', not {type_!r}")
+        for i, pt in enumerate(chk.sequence(m["shape"], sp, min_len=1) or []):
+            pp = join(sp, i)
+            pm = chk.mapping(pt, pp)
+            if pm is None:
+                continue
+            chk.unknown_keys(pm, ("utilization", "score"), pp)
+            u = _bounded(chk, pm, "utilization", pp, 0, 100)
+            s = _bounded(chk, pm, "score", pp, 0, 10)
+            if u is not None and shape and u <= shape[-1][0]:
+                chk.add(join(pp, "utilization"), f"must be greater than the previous point's {shape[-1][0]}")
+                continue
+            if u is not None and s is not None:
+                shape.append((u, s))
+    elif type_ == "RequestedToCapacityRatio":
+        chk.add(join(path, "shape"), "is required for type 'RequestedToCapacityRatio'")
+    return Scoring(type_ or "LeastAllocated", tuple(resources), tuple(shape))
 
 
 # ==================================================================================================
@@ -795,14 +893,17 @@ class Instance:
         if d.get("options") is not None:
             om = chk.mapping(d["options"], "options")
             if om is not None:
-                chk.unknown_keys(om, ("allow_evictions", "max_moves", "packing"), "options")
+                chk.unknown_keys(om, ("allow_evictions", "max_moves", "packing", "scoring"), "options")
                 ae = om.get("allow_evictions", False)
                 if not isinstance(ae, bool):
                     chk.add("options.allow_evictions", f"must be a boolean, got {ae!r}")
                     ae = False
                 mm = chk.integer(om.get("max_moves", 0), "options.max_moves", minimum=0)
                 pk = chk.string(om.get("packing", "none"), "options.packing", choices=PACKINGS)
-                opts = Options(ae, mm or 0, pk or "none")
+                sc = DEFAULT_SCORING
+                if om.get("scoring") is not None:
+                    sc = _scoring(chk, om["scoring"], "options.scoring")
+                opts = Options(ae, mm or 0, pk or "none", sc)
         # cross-references (positions refer to the raw lists; only checked when those parsed cleanly)
         raw_nodes: list[Any] = d["nodes"] if isinstance(d.get("nodes"), list) else []
         raw_pods: list[Any] = d["pods"] if isinstance(d.get("pods"), list) else []

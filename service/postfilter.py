@@ -22,6 +22,7 @@ from typing import Any
 
 from models import pod_packing
 from models.common import FieldViolation, InstanceError
+from service import wire
 from service._proto.allot.v1 import allot_pb2 as pb
 
 #: A PostFilter call sits on the scheduling path: answer within a second unless the client asks more.
@@ -79,6 +80,8 @@ def instance_from_request(request: pb.PostFilterRequest) -> pod_packing.Instance
             "max_moves": opts.max_moves,
             "packing": opts.packing or "none",
         }
+        if opts.HasField("scoring"):
+            doc["options"]["scoring"] = wire.message_to_native(opts.scoring)
         inst = pod_packing.Instance.from_dict(doc)
     except InstanceError as exc:
         raise InstanceError([_request_path(v, len(nodes)) for v in exc.violations]) from None

@@ -54,7 +54,7 @@ from solvers.pod_packing.common import (
     pending_vector,
     worth_checking,
 )
-from solvers.pod_packing.kube import ClusterState
+from solvers.pod_packing.kube import MOST, ClusterState
 from solvers.registry import register
 from solvers.result import Result, Status
 
@@ -408,7 +408,7 @@ def pack(instance: Instance, budget: Budget, policy: int) -> Solution:
                 mask = st.feasible(pods[j])
                 if not mask.any():
                     break
-                ni = st.score(pods[j], mask, True)
+                ni = st.score(pods[j], mask, MOST)
                 chosen.append((j, ni, st.bind(pods[j], ni)))
             if len(chosen) < len(group):
                 if snap is not None:

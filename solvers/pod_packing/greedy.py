@@ -17,10 +17,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from models.pod_packing import Instance, Solution
+from models.pod_packing import DEFAULT_SCORING, Instance, Scoring, Solution
 from solvers.budget import Budget
 from solvers.pod_packing.common import checked, lex_lower_bound, pending_vector, worth_checking
-from solvers.pod_packing.kube import schedule
+from solvers.pod_packing.kube import MOST, schedule
 from solvers.registry import register
 from solvers.result import Result, Status
 
@@ -28,8 +28,8 @@ from solvers.result import Result, Status
 BIG = 150
 
 
-def orders(instance: Instance) -> list[tuple[str, list[int], bool]]:
-    """The (name, queue order, MostAllocated?) variants tried, most useful first."""
+def orders(instance: Instance) -> list[tuple[str, list[int], Scoring]]:
+    """The (name, queue order, node scoring) variants tried, most useful first."""
     caps = {r: sum(n.capacity.get(r, 0) for n in instance.nodes) or 1 for r in ("cpu", "memory")}
     pods = instance.pods
 
@@ -44,10 +44,10 @@ def orders(instance: Instance) -> list[tuple[str, list[int], bool]]:
     desc = sorted(idx, key=lambda i: (-pods[i].priority, -share(i), i))
     fifo = sorted(idx, key=lambda i: (-pods[i].priority, i))
     return [
-        ("asc-most", asc, True),
-        ("desc-most", desc, True),
-        ("fifo-most", fifo, True),
-        ("asc-least", asc, False),
+        ("asc-most", asc, MOST),
+        ("desc-most", desc, MOST),
+        ("fifo-most", fifo, MOST),
+        ("asc-least", asc, DEFAULT_SCORING),
     ]
 
 
@@ -60,10 +60,10 @@ def run_greedy(instance: Instance, budget: Budget, hint: Any = None) -> Result:
     variants = orders(instance)
     if len(instance.pods) > BIG:
         variants = variants[:1]  # big batches: leave the time to LNS (the other orders rarely win there)
-    for name, order, most in variants:
+    for name, order, scoring in variants:
         if best is not None and budget.should_stop():
             break
-        sol, _ = schedule(instance, budget, most, order)
+        sol, _ = schedule(instance, budget, scoring, order)
         stats[f"{name}.pending"] = list(pending_vector(instance, sol))
         if not worth_checking(instance, sol, best):
             continue  # worse (or no better) by its pending vector alone: not worth the checker's time

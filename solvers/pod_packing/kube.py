@@ -6,14 +6,19 @@ extended resources and the pod count, NodeAffinity/nodeSelector, TaintToleration
 symmetric anti-affinity and the "first pod of a self-affine series" exception, PodTopologySpread with
 DoNotSchedule, GPU share fit with accepted models), then one Score plugin, NodeResourcesFit:
 
-* ``kube`` (LeastAllocated, the default): per resource ``(capacity - requested) * 100 // capacity``;
-* ``kube-most`` (MostAllocated): ``requested * 100 // capacity`` (requested capped at capacity);
+* ``kube``: the strategy of ``options.scoring`` (:class:`models.pod_packing.Scoring`, the profile's
+  ``scoringStrategy``), by default LeastAllocated over cpu and memory with weight 1 each;
+* ``kube-most``: MostAllocated over the same resources and weights;
 
-over cpu and memory with weight 1 each, integer-averaged, as the scheduler does. ``requested`` is the
-node's non-zero request sum after adding the pod (a container without a cpu/memory request counts as
-100m / 200Mi, the scheduler's defaults for scoring). The best score wins; ties go to the first node in
-input order (the scheduler samples ties at random). Other score plugins (balanced allocation, taint
-and affinity preferences, spread scoring) are not replicated. GPU devices: best fit (the device with the
+with the plugin's integer arithmetic (:func:`node_scores`): LeastAllocated ``(capacity - requested)
+* 100 // capacity``, MostAllocated ``requested * 100 // capacity`` (requested capped at capacity),
+RequestedToCapacityRatio the broken-linear ``shape`` of the utilization; weighted mean over the
+resources the node has. ``requested`` is the node's request sum after adding the pod; for cpu and
+memory the non-zero sum (a container without a cpu/memory request counts as 100m / 200Mi, the
+scheduler's defaults for scoring); an extended resource the pod does not request is not scored. The
+best score wins; ties go to the first node in input order (the scheduler samples ties at random).
+Other score plugins (balanced allocation, taint and affinity preferences, spread scoring) are not
+replicated. GPU devices: best fit (the device with the
 least free milli that still fits a share; the lowest free whole devices for whole-GPU pods).
 
 Gangs: when the queue reaches a gang's first member, all its members are scheduled in queue order and
@@ -33,7 +38,16 @@ from typing import Any
 
 import numpy as np
 
-from models.pod_packing import GPU_MILLI, Instance, Pod, Solution, spread_eligible, spread_matches
+from models.pod_packing import (
+    DEFAULT_SCORING,
+    GPU_MILLI,
+    Instance,
+    Pod,
+    Scoring,
+    Solution,
+    spread_eligible,
+    spread_matches,
+)
 from solvers.budget import Budget
 from solvers.pod_packing.common import checked, interacting, node_filter
 from solvers.registry import register
@@ -41,6 +55,60 @@ from solvers.result import Result, Status
 
 DEFAULT_CPU = 100
 DEFAULT_MEMORY = 200 * 1024 * 1024
+#: MostAllocated over cpu and memory with weight 1: best fit, as the packers' final passes use it
+MOST = DEFAULT_SCORING.with_type("MostAllocated")
+#: framework.MaxNodeScore / config.MaxCustomPriorityScore: a shape's 0..10 scores scaled to 0..100
+SHAPE_SCALE = 10
+_UNIT2 = np.ones(2, dtype=np.int64)
+
+
+def node_scores(scoring: Scoring, req: np.ndarray, alloc: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """NodeResourcesFit scores (0..100) per row of ``req`` / ``alloc`` (nodes x scored resources).
+
+    Integer arithmetic as in kube-scheduler's ``noderesources`` plugin. A resource with allocatable 0
+    drops out of the weighted mean (its weight too); no resource left gives 0.
+
+    * LeastAllocated: ``(alloc - req) * 100 // alloc`` (0 when over), weighted mean rounded down;
+    * MostAllocated: ``min(req, alloc) * 100 // alloc``, weighted mean rounded down;
+    * RequestedToCapacityRatio: utilization ``req * 100 // alloc`` (100 when over) through the broken
+      linear ``shape`` (scores x 10, Go's truncating division between points); a resource whose score
+      is 0 also drops out of the mean, which is rounded half up (``math.Round`` of a non-negative).
+    """
+    on = alloc > 0
+    safe = np.where(on, alloc, 1)
+    if scoring.type == "RequestedToCapacityRatio":
+        util = np.where(req > alloc, 100, np.minimum(req, alloc) * 100 // safe)
+        s = _broken_linear(scoring.shape, util)
+        on = on & (s > 0)
+    elif scoring.type == "MostAllocated":
+        s = np.minimum(req, alloc) * 100 // safe
+    else:
+        s = np.where(req <= alloc, (alloc - req) * 100 // safe, 0)
+    w = np.where(on, weights, 0)
+    num = (s * w).sum(axis=1)
+    den = w.sum(axis=1)
+    dsafe = np.where(den > 0, den, 1)
+    ratio = scoring.type == "RequestedToCapacityRatio"
+    out = (2 * num + dsafe) // (2 * dsafe) if ratio else num // dsafe
+    return np.where(den > 0, out, 0)
+
+
+def _broken_linear(shape: tuple[tuple[int, int], ...], p: np.ndarray) -> np.ndarray:
+    """kube-scheduler's ``BuildBrokenLinearFunction`` over scaled scores: the first point's score up
+    to its utilization, linear (truncated toward zero) between points, the last point's after it."""
+    out = np.full(p.shape, shape[-1][1] * SHAPE_SCALE, dtype=np.int64)
+    done = np.zeros(p.shape, dtype=bool)
+    for i, (u, sc) in enumerate(shape):
+        here = ~done & (p <= u)
+        if i == 0:
+            val = np.full(p.shape, sc * SHAPE_SCALE, dtype=np.int64)
+        else:
+            u0, s0 = shape[i - 1][0], shape[i - 1][1] * SHAPE_SCALE
+            a = (sc * SHAPE_SCALE - s0) * (p - u0)
+            val = s0 + np.sign(a) * (np.abs(a) // (u - u0))
+        out = np.where(here, val, out)
+        done |= here
+    return out
 
 
 class ClusterState:
@@ -450,15 +518,41 @@ class ClusterState:
         return best[1], best[2]
 
     # -- score and bind -------------------------------------------------------------------------------
-    def score(self, pod: Pod, mask: np.ndarray, most: bool) -> int:
+    def score(self, pod: Pod, mask: np.ndarray, scoring: Scoring) -> int:
+        """The feasible node (``mask``) NodeResourcesFit ranks first for ``pod``; ties to the first."""
         idx = np.flatnonzero(mask)
-        cap = self.cap_cm[idx]
-        req = self.nz_used[idx] + self.nonzero_of(pod)
-        safe = np.where(cap > 0, cap, 1)
-        s = np.minimum(req, cap) * 100 // safe if most else np.where(req <= cap, (cap - req) * 100 // safe, 0)
-        s = np.where(cap > 0, s, 0)
-        total = s.sum(axis=1) // 2
+        if scoring in (DEFAULT_SCORING, MOST):
+            # the common case (cpu and memory, weight 1) without the general per-resource gather
+            alloc, req = self.cap_cm[idx], self.nz_used[idx] + self.nonzero_of(pod)
+            weights = _UNIT2
+        else:
+            alloc, req, weights = self._score_inputs(pod, idx, scoring)
+        total = node_scores(scoring, req, alloc, weights)
         return int(idx[int(np.argmax(total))])
+
+    def _score_inputs(
+        self, pod: Pod, idx: np.ndarray, scoring: Scoring
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(allocatable, requested after adding ``pod``, weights) per node of ``idx`` and scored
+        resource, as the plugin's ``calculateResourceAllocatableRequest`` gives them: cpu and memory
+        count non-zero requests (the scoring defaults); an extended resource the pod does not request,
+        or one the model does not know, has allocatable 0 and so drops out of the weighted mean."""
+        k, m = len(idx), len(scoring.resources)
+        alloc = np.zeros((k, m), dtype=np.int64)
+        req = np.zeros((k, m), dtype=np.int64)
+        weights = np.array([w for _, w in scoring.resources], dtype=np.int64)
+        preq = self.request(pod)
+        col = {r: j for j, r in enumerate(self.res)}
+        for c, (name, _) in enumerate(scoring.resources):
+            if name in ("cpu", "memory"):
+                j = 0 if name == "cpu" else 1
+                alloc[:, c] = self.cap_cm[idx, j]
+                req[:, c] = self.nz_used[idx, j] + self.nonzero_of(pod)[j]
+            elif name in col and (name == "ephemeral-storage" or preq[col[name]] > 0) and name != "pods":
+                j = col[name]
+                alloc[:, c] = self.cap[idx, j]
+                req[:, c] = self.used[idx, j] + preq[j]
+        return alloc, req, weights
 
     def bind(self, pod: Pod, ni: int) -> tuple[int, ...]:
         devs: tuple[int, ...] = ()
@@ -476,10 +570,15 @@ class ClusterState:
 
 
 def schedule(
-    instance: Instance, budget: Budget, most: bool, order: list[int] | None = None, preemption: bool = True
+    instance: Instance,
+    budget: Budget,
+    scoring: Scoring,
+    order: list[int] | None = None,
+    preemption: bool = True,
 ) -> tuple[Solution, dict[str, Any]]:
-    """Schedule the pending pods one by one in ``order`` (default: the kube queue order); a pod that fits
-    nowhere preempts running pods of one node (:meth:`ClusterState.preempt`) when evictions are allowed."""
+    """Schedule the pending pods one by one in ``order`` (default: the kube queue order), each on the
+    feasible node ``scoring`` ranks first; a pod that fits nowhere preempts running pods of one node
+    (:meth:`ClusterState.preempt`) when evictions are allowed."""
     st = ClusterState(instance)
     if order is None:
         order = sorted(range(len(instance.pods)), key=lambda i: (-instance.pods[i].priority, i))
@@ -515,7 +614,7 @@ def schedule(
                     evicted.append(v.name)
                 chosen.append((j, ni, st.bind(p, ni)))
                 continue
-            ni = st.score(p, mask, most)
+            ni = st.score(p, mask, scoring)
             chosen.append((j, ni, st.bind(p, ni)))
         if len(chosen) < len(group):
             if snap is not None:
@@ -529,9 +628,10 @@ def schedule(
     return sol, {"stopped_early": stopped, "evictions": len(evicted)}
 
 
-def _run(instance: Instance, budget: Budget, most: bool, name: str) -> Result:
+def _run(instance: Instance, budget: Budget, scoring: Scoring, name: str) -> Result:
     t0 = time.perf_counter()
-    sol, stats = schedule(instance, budget, most)
+    sol, stats = schedule(instance, budget, scoring)
+    stats["scoring"] = scoring.type
     stats["time_s"] = round(time.perf_counter() - t0, 4)
     ev = checked(instance, sol)
     budget.report(name, ev.objective if ev.feasible else None, None, sol)
@@ -544,19 +644,19 @@ def _run(instance: Instance, budget: Budget, most: bool, name: str) -> Result:
     "pod_packing",
     "kube",
     "heuristic",
-    "kube-scheduler replica, NodeResourcesFit LeastAllocated",
+    "kube-scheduler replica, NodeResourcesFit as options.scoring says (default LeastAllocated)",
     instant=True,
 )
 def run_kube(instance: Instance, budget: Budget, hint: Any = None) -> Result:
-    return _run(instance, budget, False, "kube")
+    return _run(instance, budget, instance.options.scoring, "kube")
 
 
 @register(
     "pod_packing",
     "kube-most",
     "heuristic",
-    "kube-scheduler replica, NodeResourcesFit MostAllocated",
+    "kube-scheduler replica, NodeResourcesFit MostAllocated (options.scoring's resources and weights)",
     instant=True,
 )
 def run_kube_most(instance: Instance, budget: Budget, hint: Any = None) -> Result:
-    return _run(instance, budget, True, "kube-most")
+    return _run(instance, budget, instance.options.scoring.with_type("MostAllocated"), "kube-most")

@@ -158,6 +158,9 @@ def first_failure(instance: Instance, policy: str, budget: Budget | None = None)
     total_milli = sum(nd.gpu_count for nd in instance.nodes) * GPU_MILLI
     if policy in ("kube", "kube-most"):
         st = ClusterState(instance)
+        scoring = instance.options.scoring
+        if policy == "kube-most":
+            scoring = scoring.with_type("MostAllocated")
         placed = 0
         for pod in instance.pods:
             if budget.should_stop():
@@ -165,7 +168,7 @@ def first_failure(instance: Instance, policy: str, budget: Budget | None = None)
             mask = st.feasible(pod)
             if not mask.any():
                 break
-            st.bind(pod, st.score(pod, mask, policy == "kube-most"))
+            st.bind(pod, st.score(pod, mask, scoring))
             placed += 1
         alloc = int(np.where(st.gfree >= 0, GPU_MILLI - st.gfree, 0).sum())
         return {

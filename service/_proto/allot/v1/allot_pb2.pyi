@@ -564,14 +564,42 @@ class Pod(_message.Message):
     def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., priority: _Optional[int] = ..., requests: _Optional[_Mapping[str, int]] = ..., gpu: _Optional[_Union[GpuRequest, _Mapping]] = ..., node_selector: _Optional[_Mapping[str, str]] = ..., node_affinity: _Optional[_Iterable[_Union[NodeSelectorTerm, _Mapping]]] = ..., tolerations: _Optional[_Iterable[_Union[Toleration, _Mapping]]] = ..., pod_affinity: _Optional[_Iterable[_Union[PodAffinityTerm, _Mapping]]] = ..., pod_anti_affinity: _Optional[_Iterable[_Union[PodAffinityTerm, _Mapping]]] = ..., topology_spread: _Optional[_Iterable[_Union[TopologySpread, _Mapping]]] = ..., gang: _Optional[str] = ..., node: _Optional[str] = ..., gpu_indices: _Optional[_Iterable[int]] = ..., evictable: _Optional[bool] = ...) -> None: ...
 
 class PackingOptions(_message.Message):
-    __slots__ = ("allow_evictions", "max_moves", "packing")
+    __slots__ = ("allow_evictions", "max_moves", "packing", "scoring")
     ALLOW_EVICTIONS_FIELD_NUMBER: _ClassVar[int]
     MAX_MOVES_FIELD_NUMBER: _ClassVar[int]
     PACKING_FIELD_NUMBER: _ClassVar[int]
+    SCORING_FIELD_NUMBER: _ClassVar[int]
     allow_evictions: bool
     max_moves: int
     packing: str
-    def __init__(self, allow_evictions: _Optional[bool] = ..., max_moves: _Optional[int] = ..., packing: _Optional[str] = ...) -> None: ...
+    scoring: ScoringStrategy
+    def __init__(self, allow_evictions: _Optional[bool] = ..., max_moves: _Optional[int] = ..., packing: _Optional[str] = ..., scoring: _Optional[_Union[ScoringStrategy, _Mapping]] = ...) -> None: ...
+
+class ScoringStrategy(_message.Message):
+    __slots__ = ("type", "resources", "shape")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    resources: _containers.RepeatedCompositeFieldContainer[ScoredResource]
+    shape: _containers.RepeatedCompositeFieldContainer[ShapePoint]
+    def __init__(self, type: _Optional[str] = ..., resources: _Optional[_Iterable[_Union[ScoredResource, _Mapping]]] = ..., shape: _Optional[_Iterable[_Union[ShapePoint, _Mapping]]] = ...) -> None: ...
+
+class ScoredResource(_message.Message):
+    __slots__ = ("name", "weight")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    weight: int
+    def __init__(self, name: _Optional[str] = ..., weight: _Optional[int] = ...) -> None: ...
+
+class ShapePoint(_message.Message):
+    __slots__ = ("utilization", "score")
+    UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    utilization: int
+    score: int
+    def __init__(self, utilization: _Optional[int] = ..., score: _Optional[int] = ...) -> None: ...
 
 class PodPackingInstance(_message.Message):
     __slots__ = ("name", "nodes", "pods", "running", "options")
