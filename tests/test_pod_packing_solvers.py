@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from instances.pod_packing import generate
+from models.common import Evaluation
 from models.pod_packing import Instance, Solution, evaluate, read_openb
 from solvers.budget import Budget
 from solvers.registry import cheap_bound, solve, solvers_for
@@ -32,6 +34,11 @@ def two_nodes(cpu_a: int, cpu_b: int, pods: list[dict[str, Any]]) -> Instance:
 
 def brute_force(inst: Instance) -> float:
     """Optimum by enumerating every placement (and GPU device, eviction, move) choice."""
+    return min((e.objective for _, e in feasible_solutions(inst)), default=float("inf"))
+
+
+def feasible_solutions(inst: Instance) -> Iterator[tuple[Solution, Evaluation]]:
+    """Every feasible solution of a tiny instance (placement, GPU device, eviction and move choices)."""
 
     def gpu_choices(p: Any, n: Any) -> list[tuple[int, ...]]:
         if p.gpu is None:
@@ -52,7 +59,6 @@ def brute_force(inst: Instance) -> float:
         if r.evictable and inst.options.max_moves > 0:
             ro += [("move", n.name, g) for n in inst.nodes if n.name != r.node for g in gpu_choices(r, n)]
         run_opts.append(ro)
-    best = float("inf")
     for choice in itertools.product(*pending, *run_opts):
         pc: Any = choice[: len(inst.pods)]
         rc: Any = choice[len(inst.pods) :]
@@ -67,9 +73,8 @@ def brute_force(inst: Instance) -> float:
             tuple(gpu),
         )
         e = evaluate(inst, sol)
-        if e.feasible and e.objective < best:
-            best = e.objective
-    return best
+        if e.feasible:
+            yield sol, e
 
 
 def test_registration() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -79,6 +80,14 @@ def per_instance(instance: Instance, kind: str, make: Callable[[], T]) -> T:
     if kind not in store:
         store[kind] = make()
     return store[kind]
+
+
+def per_instance_peek(instance: Instance, kind: str) -> Any:
+    """What :func:`per_instance` holds for ``kind`` on this instance, or None (nothing computed)."""
+    hit = _MEMO.get(id(instance))
+    if hit is None or hit[0] is not instance:
+        return None
+    return hit[1].get(kind)
 
 
 def check_cost(instance: Instance) -> float:
@@ -230,9 +239,91 @@ def _gang_exceeds_domains(
 
 
 def level_lower_bounds(instance: Instance) -> tuple[list[int], dict[int, int], dict[int, int]]:
-    """:func:`capacity_levels`, computed once per instance (copies returned)."""
+    """:func:`capacity_levels`, computed once per instance (copies returned), with the LP relaxation's
+    cumulative counts (:mod:`.lpbound`) folded in where they are larger, once they have been computed."""
     levels, forced, cumulative = per_instance(instance, "levels", lambda: capacity_levels(instance))
-    return list(levels), dict(forced), dict(cumulative)
+    cumulative = dict(cumulative)
+    lp = per_instance_peek(instance, "lp_levels")
+    if lp:
+        for lv, c in lp.items():
+            cumulative[lv] = max(cumulative[lv], c)
+    return list(levels), dict(forced), cumulative
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """What the capacity and LP bounds relax the instance to (once per instance, :func:`relaxation`).
+
+    ``free[n]``: allocatable per resource of ``nf.resources`` and free milli-GPU (last column) of
+    schedulable node n, less the running pods that must stay (evictable ones count as free when
+    evictions are allowed; unschedulable nodes have nothing free); ``demand[i]``: pending pod i's
+    requests in the same columns (milli-GPU = count x milli); ``masks[i]``: the nodes pod i passes
+    node-level filters on and fits empty; ``anti_dom[i] = (group key, domains, topology key)`` when pod
+    i has an anti-affinity term selecting its own kind whose key every eligible node carries.
+    """
+
+    levels: list[int]
+    forced: list[bool]
+    free: np.ndarray
+    whole_free: np.ndarray
+    demand: np.ndarray
+    masks: list[np.ndarray]
+    anti_dom: dict[int, tuple[Any, int, str]]
+
+
+def relaxation(instance: Instance) -> Relaxation:
+    return per_instance(instance, "relaxation", lambda: _relaxation(instance))
+
+
+def _relaxation(instance: Instance) -> Relaxation:
+    nf = node_filter(instance)
+    forced_list = forced_unplaced(instance)
+    levels = sorted({p.priority for p in instance.pods}, reverse=True)
+    o = instance.options
+    res = list(nf.resources)
+    N = len(instance.nodes)
+    free = np.zeros((N, len(res) + 1), dtype=np.int64)
+    whole_free = np.zeros(N, dtype=np.int64)
+    stuck: dict[str, list[Pod]] = {}
+    for rp in instance.running:
+        if not (o.allow_evictions and rp.evictable):
+            stuck.setdefault(rp.node or "", []).append(rp)
+    for n, nd in enumerate(instance.nodes):
+        if nd.unschedulable:
+            continue
+        here = stuck.get(nd.name, [])
+        for k, r in enumerate(res):
+            free[n, k] = max(0, nd.capacity.get(r, 0) - sum(p.request_map.get(r, 0) for p in here))
+        dev = [GPU_MILLI] * nd.gpu_count
+        for p in here:
+            if p.gpu is not None:
+                for g in p.gpu_indices:
+                    if 0 <= g < len(dev):
+                        dev[g] -= p.gpu.milli
+        free[n, -1] = sum(max(0, d) for d in dev)
+        whole_free[n] = sum(1 for d in dev if d == GPU_MILLI)
+    pods = instance.pods
+    demand = np.zeros((len(pods), len(res) + 1), dtype=np.int64)
+    for i, p in enumerate(pods):
+        demand[i, :-1] = nf.request_vector(p)
+        if p.gpu is not None:
+            demand[i, -1] = p.gpu.count * p.gpu.milli
+    masks = [nf.static(p) for p in pods]
+    labels = [nd.labels_map for nd in instance.nodes]
+    # per pod: (group key, domain count) when it belongs to a self-selecting anti-affinity group
+    anti_dom: dict[int, tuple[Any, int, str]] = {}
+    for i, p in enumerate(pods):
+        for t in p.pod_anti_affinity:
+            if not t.selects(p, p):
+                continue
+            elig = np.flatnonzero(masks[i])
+            if all(t.topology_key in labels[n] for n in elig):
+                doms = len({labels[n][t.topology_key] for n in elig})
+                key = (p.namespace, p.labels, p.pod_anti_affinity, masks[i].tobytes(), t.topology_key)
+                if i not in anti_dom or doms < anti_dom[i][1]:
+                    anti_dom[i] = (key, doms, t.topology_key)
+
+    return Relaxation(levels, forced_list, free, whole_free, demand, masks, anti_dom)
 
 
 def capacity_levels(instance: Instance) -> tuple[list[int], dict[int, int], dict[int, int]]:
@@ -257,50 +348,17 @@ def capacity_levels(instance: Instance) -> tuple[list[int], dict[int, int], dict
     of their ub)`` and every other part at most its ub; the placed count of S is at most the minimum
     over M of that sum.
     """
-    nf = node_filter(instance)
-    forced_list = forced_unplaced(instance)
-    levels = sorted({p.priority for p in instance.pods}, reverse=True)
-    o = instance.options
-    res = list(nf.resources)
-    N = len(instance.nodes)
-    free = np.zeros((N, len(res) + 1), dtype=np.int64)
-    stuck: dict[str, list[Pod]] = {}
-    for rp in instance.running:
-        if not (o.allow_evictions and rp.evictable):
-            stuck.setdefault(rp.node or "", []).append(rp)
-    for n, nd in enumerate(instance.nodes):
-        if nd.unschedulable:
-            continue
-        here = stuck.get(nd.name, [])
-        for k, r in enumerate(res):
-            free[n, k] = max(0, nd.capacity.get(r, 0) - sum(p.request_map.get(r, 0) for p in here))
-        dev = [GPU_MILLI] * nd.gpu_count
-        for p in here:
-            if p.gpu is not None:
-                for g in p.gpu_indices:
-                    if 0 <= g < len(dev):
-                        dev[g] -= p.gpu.milli
-        free[n, -1] = sum(max(0, d) for d in dev)
+    rx = relaxation(instance)
+    levels, forced_list, free, demand, masks, anti_dom = (
+        rx.levels,
+        rx.forced,
+        rx.free,
+        rx.demand,
+        rx.masks,
+        rx.anti_dom,
+    )
     pods = instance.pods
-    demand = np.zeros((len(pods), len(res) + 1), dtype=np.int64)
-    for i, p in enumerate(pods):
-        demand[i, :-1] = nf.request_vector(p)
-        if p.gpu is not None:
-            demand[i, -1] = p.gpu.count * p.gpu.milli
-    masks = [nf.static(p) for p in pods]
-    labels = [nd.labels_map for nd in instance.nodes]
-    # per pod: (group key, domain count) when it belongs to a self-selecting anti-affinity group
-    anti_dom: dict[int, tuple[Any, int]] = {}
-    for i, p in enumerate(pods):
-        for t in p.pod_anti_affinity:
-            if not t.selects(p, p):
-                continue
-            elig = np.flatnonzero(masks[i])
-            if all(t.topology_key in labels[n] for n in elig):
-                doms = len({labels[n][t.topology_key] for n in elig})
-                key = (p.namespace, p.labels, p.pod_anti_affinity, masks[i].tobytes(), t.topology_key)
-                if i not in anti_dom or doms < anti_dom[i][1]:
-                    anti_dom[i] = (key, doms)
+    N = len(instance.nodes)
 
     def cap_ub(idx: list[int], node_mask: np.ndarray) -> int:
         if not idx:
@@ -351,6 +409,13 @@ def capacity_levels(instance: Instance) -> tuple[list[int], dict[int, int], dict
         size = sum(1 for p in pods if p.priority >= lv)
         cumulative[lv] = size - best
     return levels, forced, cumulative
+
+
+def level_bound_source(instance: Instance) -> str:
+    """``lp`` when the LP relaxation has raised some level's count above the capacity bound's."""
+    _, _, cap = per_instance(instance, "levels", lambda: capacity_levels(instance))
+    lp = per_instance_peek(instance, "lp_levels") or {}
+    return "lp" if any(c > cap[lv] for lv, c in lp.items()) else "capacity"
 
 
 def lex_lower_bound(instance: Instance, fixed: dict[int, int] | None = None) -> tuple[dict[int, int], int]:

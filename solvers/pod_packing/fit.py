@@ -49,6 +49,7 @@ from solvers.pod_packing.common import (
     NodeFilter,
     checked,
     interacting,
+    level_bound_source,
     lex_lower_bound,
     node_filter,
     pending_vector,
@@ -442,7 +443,7 @@ def _run(instance: Instance, budget: Budget, policy: int, name: str) -> Result:
         name,
         solution=sol,
         bound=float(lex_lower_bound(instance)[1]),
-        bound_source="capacity",
+        bound_source=level_bound_source(instance),
         limit=budget.limit_reason(),
         stats={"time_s": round(time.perf_counter() - t0, 4)},
     )
@@ -484,7 +485,7 @@ def run_fit(instance: Instance, budget: Budget, hint: Any = None) -> Result:
         "fit",
         solution=best,
         bound=float(lex_lower_bound(instance)[1]),
-        bound_source="capacity",
+        bound_source=level_bound_source(instance),
         limit=budget.limit_reason(),
         stats=stats,
     )

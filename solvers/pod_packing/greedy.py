@@ -19,7 +19,13 @@ from typing import Any
 
 from models.pod_packing import DEFAULT_SCORING, Instance, Scoring, Solution
 from solvers.budget import Budget
-from solvers.pod_packing.common import checked, lex_lower_bound, pending_vector, worth_checking
+from solvers.pod_packing.common import (
+    checked,
+    level_bound_source,
+    lex_lower_bound,
+    pending_vector,
+    worth_checking,
+)
 from solvers.pod_packing.kube import MOST, schedule
 from solvers.registry import register
 from solvers.result import Result, Status
@@ -80,7 +86,7 @@ def run_greedy(instance: Instance, budget: Budget, hint: Any = None) -> Result:
         "greedy",
         solution=best,
         bound=bound,
-        bound_source="capacity",
+        bound_source=level_bound_source(instance),
         limit=budget.limit_reason(),
         stats=stats,
     )

@@ -35,7 +35,7 @@ from ortools.sat.python import cp_model
 from models.pod_packing import Instance, Solution
 from solvers.budget import Budget
 from solvers.cpsat import solve_cpsat
-from solvers.pod_packing.common import checked, forced_unplaced, lex_lower_bound
+from solvers.pod_packing.common import checked, forced_unplaced, level_bound_source, lex_lower_bound
 from solvers.pod_packing.cpsat import BuildStopped, PodModel, build_stopped
 from solvers.registry import register
 from solvers.result import Result, Status
@@ -66,7 +66,7 @@ def run_lex(instance: Instance, budget: Budget, hint: Any = None) -> Result:
                 "cpsat-lex",
                 solution=hint,
                 bound=float(total),
-                bound_source="capacity",
+                bound_source=level_bound_source(instance),
                 limit=budget.limit_reason(),
                 stats=stats,
             )

@@ -1,8 +1,10 @@
-"""``auto`` for pod packing: kube (LeastAllocated) -> fit -> greedy -> lns -> cpsat-lex, warm-started.
+"""``auto`` for pod packing: kube -> fit -> lp-bound -> greedy -> lns -> cpsat-lex, warm-started.
 
 ``kube`` is the baseline the answer must never be worse than (and the first incumbent); ``fit`` is the
 better of the Numba packers ``fgd`` and ``bfd`` (:mod:`.fit`: decreasing size per level,
-fragmentation-aware / best-fit scoring); ``greedy`` tries
+fragmentation-aware / best-fit scoring); ``lp-bound`` solves the LP relaxation level by level
+(:mod:`.lpbound`, tens of milliseconds on the failing scenarios), which can prove the incumbent
+optimal before any search and lets the later steps stop as soon as they meet it; ``greedy`` tries
 priority/size orders with best fit (MostAllocated, which also covers ``kube-most``); ``lns`` re-solves
 a few nodes at a time with CP-SAT (small models that solve in milliseconds); ``cpsat-lex`` solves the
 priority levels in turn from the best of them, and certifies a level at once, without a model, when
@@ -33,6 +35,7 @@ from solvers.pod_packing.greedy import run_greedy
 from solvers.pod_packing.kube import run_kube
 from solvers.pod_packing.lex import run_lex
 from solvers.pod_packing.lns import run_lns
+from solvers.pod_packing.lpbound import run_lp_bound
 from solvers.portfolio import Step, run_portfolio
 from solvers.registry import register
 from solvers.result import Result
@@ -42,11 +45,14 @@ MAX_CPSAT_LITERALS = 150_000
 GREEDY_MAX_PODS = 150
 
 
-@register("pod_packing", "auto", "portfolio", "kube -> fit -> greedy -> lns -> cpsat-lex (warm-started)")
+@register(
+    "pod_packing", "auto", "portfolio", "kube -> fit -> lp-bound -> greedy -> lns -> cpsat-lex (warm-started)"
+)
 def run_auto(instance: Instance, budget: Budget, hint: Any = None) -> Result:
     steps = [
         Step("kube", run_kube, share=0.6),
         Step("fit", run_fit, share=0.3),
+        Step("lp-bound", run_lp_bound, share=0.25),
         # big batches: fit's orders cover greedy's; the time goes to LNS
         Step("greedy", run_greedy, share=0.3, when=lambda i: len(i.pods) <= GREEDY_MAX_PODS),
         Step("lns", run_lns, share=0.6),
