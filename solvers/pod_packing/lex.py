@@ -35,7 +35,13 @@ from ortools.sat.python import cp_model
 from models.pod_packing import Instance, Solution
 from solvers.budget import Budget
 from solvers.cpsat import solve_cpsat
-from solvers.pod_packing.common import checked, forced_unplaced, level_bound_source, lex_lower_bound
+from solvers.pod_packing.common import (
+    check_cost,
+    checked,
+    forced_unplaced,
+    level_bound_source,
+    lex_lower_bound,
+)
 from solvers.pod_packing.cpsat import BuildStopped, PodModel, build_stopped
 from solvers.registry import register
 from solvers.result import Result, Status
@@ -141,7 +147,9 @@ def run_lex(instance: Instance, budget: Budget, hint: Any = None) -> Result:
         if best is not None:
             pm.add_hint(best)
         todo = 1 + sum(1 for _, x in phases[k + 1 :] if x is None or _unplaced(instance, best, x) > forced[x])
-        sub = budget.child(fraction=1.0 / max(1, todo))
+        # the answer of a solve stopped at the deadline is still extracted and checked: keep that time
+        keep = check_cost(instance)
+        sub = budget.child(seconds=max(0.0, budget.remaining() - keep) / max(1, todo))
         out = solve_cpsat(m, sub)
         stats[f"{name}.status"] = out.solver.status_name(out.status)
         if out.has_solution:
