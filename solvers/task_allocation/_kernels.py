@@ -356,7 +356,8 @@ def improve_makespan(
 #   assign[n], loads[R,m], pw[R,m] (penalty weight per unit of excess on agent i, resource r),
 #   tabu[n,m] (iteration until which moving task j *to* agent i is tabu), members[m,n] / cnt[m] / pos[n]
 #   (the tasks of every agent, for the swap neighbourhood), best[n] (best feasible assignment),
-#   fs = [best_cost, w0, weight growth, weight floor (fraction of w0), chain partners, tenure scale],
+#   fs = [best_cost, w0, weight growth, weight floor (fraction of w0), chain partners, tenure scale,
+#         shifts restricted to the candidate agents (> 0)],
 #   st = [iteration, last improvement, rng state, restarts].
 
 
@@ -461,6 +462,11 @@ def tabu_search(
     grow = fs[2]
     w0 = fs[1]
     chain = int(fs[4])
+    # fs[6] > 0: shifts only to the task's candidate agents (its K best by Lagrangian reduced cost)
+    restrict = fs.shape[0] > 6 and fs[6] > 0
+    nshift = K if restrict else m
+    # fs[7]: swap partners evaluated per (task, candidate agent) and iteration (24 when not given)
+    partners = int(fs[7]) if fs.shape[0] > 7 else 24
     improved = 0
     excess = 0
     for r in range(R):
@@ -496,7 +502,10 @@ def tabu_search(
                 xa += d
                 pa += pw[r, a] * d
             ca = cost[j, a]
-            for i in range(m):
+            for c0 in range(nshift):
+                i = cand[j, c0] if restrict else c0
+                if i < 0:
+                    break
                 if i == a or not allowed[j, i]:
                     continue
                 dc = cost[j, i] - ca
@@ -529,7 +538,7 @@ def tabu_search(
                     continue
                 nb_ = cnt[b]
                 off = (it * 7 + j) % nb_ if nb_ > 0 else 0
-                for t0 in range(min(nb_, 24)):  # at most 24 partners per (task, agent), rotating
+                for t0 in range(min(nb_, partners)):  # at most ``partners`` per (task, agent), rotating
                     k = members[b, (off + t0) % nb_]
                     if allowed[k, a]:  # swap j <-> k
                         dc = cost[j, b] + cost[k, a] - cost[j, a] - cost[k, b]
@@ -768,3 +777,105 @@ def lagrangian_forced(
             one[i, j] += L
             zero[i, j] += L
     return L, one, zero
+
+
+# -- Lagrangian relaxation of the capacity constraints (any number of resources) ----------------------
+
+
+@njit(cache=True)
+def lagcap_value(
+    v: np.ndarray, cost: np.ndarray, dem: np.ndarray, cap: np.ndarray, allowed: np.ndarray, assign: np.ndarray
+) -> float:
+    """L(v) = Σ_j min_i (c_ij + Σ_r v_ri d_rij) - Σ_ri v_ri b_ri over allowed pairs (v >= 0, R x m); the
+    minimising agent of every task goes to ``assign`` (first one on ties). Task-major arrays:
+    ``cost`` n x m, ``dem`` R x n x m, ``allowed`` n x m. O(R m n)."""
+    R, n, m = dem.shape
+    total = 0.0
+    for r in range(R):
+        for i in range(m):
+            total -= v[r, i] * cap[r, i]
+    for j in range(n):
+        bi, bv = -1, INF
+        for i in range(m):
+            if not allowed[j, i]:
+                continue
+            x = cost[j, i]
+            for r in range(R):
+                x += v[r, i] * dem[r, j, i]
+            if x < bv:
+                bi, bv = i, x
+        assign[j] = bi
+        total += bv
+    return total
+
+
+@njit(cache=True)
+def lagcap_subgradient(
+    v: np.ndarray,
+    best_v: np.ndarray,
+    best_x: np.ndarray,
+    fs: np.ndarray,
+    cost: np.ndarray,
+    dem: np.ndarray,
+    cap: np.ndarray,
+    allowed: np.ndarray,
+    freq: np.ndarray,
+    iters: int,
+) -> int:
+    """``iters`` projected subgradient steps on max_{v >= 0} L(v) (:func:`lagcap_value`), resumable.
+
+    ``freq`` (n x m) counts how often each task's relaxed solution used each agent once λ is below 0.5
+    (the ergodic average of the x(v) approximates an LP optimum: rounding it gives a near-feasible
+    start where x(v) alone is far from feasible on type D).
+
+    ``fs`` = [best L, step factor λ, target (an upper bound), iterations since the best improved].
+    Step: v <- max(0, v + λ (target - L(v)) g / ||g||²) with g_ri = load_ri(x(v)) - b_ri; λ halves
+    after 20 iterations without a better bound. The best v and its x(v) go to ``best_v`` / ``best_x``.
+    Returns the iterations done (fewer when λ has vanished or the relaxed solution is feasible with
+    complementary slackness, i.e. L(v) is the optimum)."""
+    R, n, m = dem.shape
+    x = np.empty(n, dtype=np.int64)
+    load = np.zeros((R, m), dtype=np.int64)
+    done = 0
+    for _ in range(iters):
+        if fs[1] < 1e-6:
+            break
+        val = lagcap_value(v, cost, dem, cap, allowed, x)
+        done += 1
+        if fs[1] < 0.05:
+            for j in range(n):
+                freq[j, x[j]] += 1
+        if val > fs[0] + 1e-9:
+            fs[0] = val
+            fs[3] = 0.0
+            best_v[:, :] = v
+            best_x[:] = x
+        else:
+            fs[3] += 1.0
+            if fs[3] >= 20:
+                fs[1] /= 2.0
+                fs[3] = 0.0
+        load[:, :] = 0
+        for j in range(n):
+            for r in range(R):
+                load[r, x[j]] += dem[r, j, x[j]]
+        norm = 0.0
+        slack = 0.0
+        for r in range(R):
+            for i in range(m):
+                g = float(load[r, i] - cap[r, i])
+                if g < 0 and v[r, i] <= 0:
+                    g = 0.0  # the projection keeps v at 0: no move along this coordinate
+                norm += g * g
+                slack += v[r, i] * (cap[r, i] - load[r, i])
+        if norm == 0.0 and slack <= 1e-9:
+            fs[1] = 0.0  # x(v) is feasible and complementary: L(v) is the optimum
+            break
+        if norm == 0.0:
+            continue
+        step = fs[1] * max(fs[2] - val, 1e-6 * max(1.0, abs(fs[2]))) / norm
+        for r in range(R):
+            for i in range(m):
+                nv = v[r, i] + step * (load[r, i] - cap[r, i])
+                v[r, i] = nv if nv > 0 else 0.0
+    return done

@@ -132,6 +132,8 @@ def warmup() -> None:
     ok = np.ones((2, 3), np.bool_)
     K.lagrangian_value(np.ones(3), cost, dem, cap, ok, x)
     K.lagrangian_forced(np.full(3, 3.0), cost, dem, cap, ok)
+    a = Arrays(2, 3, False, cost, dem[None], cap[None], ok, ())
+    capacity_relaxation(a, Budget(deterministic=True))
 
 
 def fixing_mask(a: Arrays, u: np.ndarray, ub: float) -> np.ndarray:
@@ -149,3 +151,64 @@ def fixing_mask(a: Arrays, u: np.ndarray, ub: float) -> np.ndarray:
     forced = must.any(axis=0)
     keep[:, forced] &= must[:, forced]
     return keep
+
+
+# -- capacities relaxed: the LP bound by subgradient, without an LP solve ------------------------------
+
+#: subgradient iterations per kernel call (the budget is polled between calls)
+CAP_CHUNK = 50
+#: iterations in deterministic mode
+CAP_DET_ITERATIONS = 600
+#: stop after this many iterations (λ has usually vanished long before)
+CAP_MAX_ITERATIONS = 5000
+
+
+def capacity_relaxation(
+    a: Arrays, budget: Budget, ub: float | None = None, stats: dict | None = None
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray] | None:
+    """max_{v >= 0} L(v) with the capacity constraints relaxed (cost objective, any number of
+    resources), by projected subgradient (:func:`._kernels.lagcap_subgradient`).
+
+    L(v) = Σ_j min_i (c_ij + Σ_r v_ri d_rij) - Σ_ri v_ri b_ri <= OPT: for a feasible x, adding
+    Σ v_ri (load_ri(x) - b_ri) <= 0 to its cost and taking each task's minimum gives L(v). The
+    assignment constraints keep the integrality property, so sup L(v) is the LP bound; each iteration is
+    O(R m n) instead of an LP solve (the 80 x 1600 LPs take seconds). Returns (bound lowered by a
+    1e-7 relative margin, v, x(v) -- every task on its Lagrangian-cheapest agent, a near-LP start for
+    the local search --, reduced costs rc m x n with L + rc_ij a bound on every assignment using
+    (i, j), +inf off the allowed pairs), or None when it does not apply (makespan, no task, orphans).
+    """
+    if a.makespan or a.orphans or a.n == 0:
+        return None
+    R, m, n = a.dem.shape[0], a.m, a.n
+    cost_t = np.ascontiguousarray(a.obj.T)
+    dem_t = np.ascontiguousarray(a.dem.transpose(0, 2, 1))
+    allowed_t = np.ascontiguousarray(a.allowed.T)
+    if ub is None or not math.isfinite(ub):
+        ub = float(np.where(a.allowed, a.obj, -np.inf).max(axis=0).sum()) + 1.0
+    v = np.zeros((R, m))
+    best_v = v.copy()
+    best_x = np.zeros(n, dtype=np.int64)
+    freq = np.zeros((n, m), dtype=np.int64)
+    fs = np.array([-math.inf, 2.0, float(ub), 0.0])
+    it = 0
+    limit = CAP_DET_ITERATIONS if budget.deterministic else CAP_MAX_ITERATIONS
+    while it < limit and fs[1] >= 1e-6:
+        if it > 0 and budget.should_stop(ub, float(fs[0])):
+            break
+        it += K.lagcap_subgradient(
+            v, best_v, best_x, fs, cost_t, dem_t, a.cap, allowed_t, freq, min(CAP_CHUNK, limit - it)
+        )
+    L = float(fs[0])
+    if stats is not None:
+        stats.update(lagcap_iterations=it, lagcap_step=float(fs[1]))
+    if not math.isfinite(L):
+        return None
+    red = a.obj + np.einsum("ri,rij->ij", best_v, a.dem) if R else a.obj.copy()
+    red = np.where(a.allowed, red, np.inf)
+    rc = red - red.min(axis=0)
+    # the rounded ergodic average: each task on the agent its relaxed solutions used most (ties: the
+    # cheapest reduced cost); x(v) itself when the averaging never started
+    if freq.any():
+        score = np.where(a.allowed.T, freq - 1e-9 * rc.T, -np.inf)
+        best_x = np.argmax(score, axis=1).astype(np.int64)
+    return L - 1e-7 * max(1.0, abs(L)), best_v, best_x, rc

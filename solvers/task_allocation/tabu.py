@@ -57,6 +57,8 @@ FLOOR = 1e-3
 STALL = 1000
 #: partners per (task, agent) for which ejection chains of length 2 are evaluated (0: none)
 CHAIN = 0
+#: swap partners per (task, candidate agent) evaluated in one iteration (rotating through the agent's tasks)
+PARTNERS = 24
 #: tabu tenure scale (tenures are drawn around TENURE * (7 + n / 20))
 TENURE = 1.0
 
@@ -81,9 +83,20 @@ def initial_weight(a: Arrays) -> float:
 
 
 def search(
-    a: Arrays, start: np.ndarray, budget: Budget, *, target: float = -math.inf, stats: dict | None = None
+    a: Arrays,
+    start: np.ndarray,
+    budget: Budget,
+    *,
+    target: float = -math.inf,
+    stats: dict | None = None,
+    cand: np.ndarray | None = None,
+    grow: float = GROW,
+    tenure: float = TENURE,
+    partners: int = PARTNERS,
 ) -> np.ndarray | None:
-    """Tabu search from ``start`` (any assignment on allowed pairs); the best feasible one or None."""
+    """Tabu search from ``start`` (any assignment on allowed pairs); the best feasible one or None.
+    With ``cand`` (n x k agents, -1 padded) shifts, too, only go to a task's candidate agents;
+    ``grow``, ``tenure`` and ``partners`` override the module's parameters."""
     R, m, n = a.dem.shape[0], a.m, a.n
     assign = start.astype(np.int64).copy()
     cost_t = np.ascontiguousarray(a.obj.T)
@@ -98,11 +111,11 @@ def search(
     pw = np.full((R, m), w0)
     tabu = np.zeros((n, m), np.int64)
     best = assign.copy()
-    fs = np.array([math.inf, w0, GROW, FLOOR, CHAIN, TENURE])
+    fs = np.array([math.inf, w0, grow, FLOOR, CHAIN, tenure, 0.0 if cand is None else 1.0, partners])
     if is_feasible(a, assign):
         fs[0] = assignment_objective(a, assign)
     st = np.array([0, 0, (budget.seed * 2654435761 + 12345) % (2**62) + 1, 0], np.int64)
-    cand = candidate_agents(a)
+    cand = candidate_agents(a) if cand is None else np.ascontiguousarray(cand, dtype=np.int64)
     stall = max(STALL, 4 * n)
     det_total = min(50_000, max(2_000, int(2e7 / (m * n)))) if budget.deterministic else None
     chunk = max(1, min(16, 200_000 // (m * n)))  # one iteration scans ~m n shifts: start small on big ones
@@ -139,8 +152,6 @@ def search(
 
 #: seconds per (task pair) of one shift/swap descent pass, measured at load 4-5 (80 x 1600: ~0.09 s)
 PASS_S_PER_PAIR = 4e-8
-#: LP seconds per (agent, task) pair below which lptabu skips the LP (d801600's LP took 4.5 s at load 6)
-LP_S_PER_PAIR = 1e-5
 
 
 def polish(a: Arrays, x: np.ndarray, budget: Budget) -> None:
@@ -207,58 +218,80 @@ def warmup() -> None:
     dem = np.array([[[1, 1, 1], [1, 1, 1]]], dtype=np.int64)
     a = Arrays(2, 3, False, cost, dem, np.array([[2, 2]], np.int64), np.ones((2, 3), np.bool_), ())
     search(a, np.zeros(3, np.int64), Budget(deterministic=True))  # no time limit: the kernel must run
+    search(a, np.zeros(3, np.int64), Budget(deterministic=True), cand=reduced_cost_candidates(a, a.obj))
 
 
-@register(PROBLEM, "lptabu", "heuristic", "LP relaxation (bound) rounded, then tabu search from it")
+#: lptabu's search (large instances): candidate agents per task by Lagrangian reduced cost (shifts and
+#: swaps), weight growth, tenure scale and swap partners. Measured with 5 s of search from the
+#: Lagrangian start on d801600 / e801600 / c801600 (load 2.4-3.4): all m agents for shifts, 6 cheapest
+#: by cost for swaps, growth 1.1, tenure 1, 24 partners (the small-instance settings) ended +0.98 /
+#: +0.94 / +0.45 %; 5 candidates by reduced cost +0.63 / +0.32 / +0.17 %; then 12 partners, growth
+#: 1.01 and tenure 0.1 +0.47 / +0.15 / +0.06 % (tenure 0.3: +0.51 / +0.18 / +0.07; 3: +0.80 / +0.27
+#: / +0.20; growth 1.03: +0.65 / +0.24 / +0.12).
+LARGE_CANDIDATES = 5
+LARGE_GROW = 1.01
+LARGE_TENURE = 0.1
+LARGE_PARTNERS = 12
+
+
+def reduced_cost_candidates(a: Arrays, rc: np.ndarray, k: int = LARGE_CANDIDATES) -> np.ndarray:
+    """n x k int64: each task's k allowed agents of smallest reduced cost ``rc`` (m x n), -1 padded."""
+    r = np.where(a.allowed, rc, np.inf)
+    order = np.argsort(r, axis=0, kind="mergesort")[: min(k, a.m)].T.copy()
+    ok = np.take_along_axis(np.isfinite(r).T, order, axis=1)
+    order[~ok] = -1
+    return np.ascontiguousarray(order, dtype=np.int64)
+
+
+#: share of the lptabu budget for the capacity-relaxation subgradient (it converges in 0.1-0.4 s on
+#: 80 x 1600, measured at load 1.6)
+LAGCAP_SHARE = 0.2
+
+
+@register(PROBLEM, "lptabu", "heuristic", "LP bound by Lagrangian (capacities relaxed), then tabu from it")
 def run_lp_tabu(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
-    """Solve the LP relaxation with HiGHS (at most 70 % of the budget), round it (each task to its
-    largest LP value: a vertex has at most m split tasks, so the start is near-feasible and near the LP
-    cost) and run the tabu search from there; the LP optimum is reported as a proved bound. Measured at
-    load 5-6: 5 s of tabu from the LP rounding ended 1.1 % / 0.44 % / 0.22 % above best known on
-    e801600 / d801600 / c401600, where the greedy start gave +31 % / +1.7 % / +0.3 % at 10 s."""
-    import highspy
+    """The LP bound without an LP solve, then tabu search from the Lagrangian solution.
 
-    from solvers.task_allocation.exact import _build_highs, _decode, remember_lp, run_highs_within
+    :func:`.lagrange.capacity_relaxation` maximises the Lagrangian with the capacities relaxed (its
+    supremum is the LP bound) by subgradient; the best value is reported as a proved bound and its
+    reduced costs are kept for the MIP's fixing (:func:`.exact.remember_lp`). The start is x(v), every
+    task on its cheapest agent under c + v·d (near an LP vertex: cheap, some agents overloaded); the
+    tabu search runs from there with the bound as its stopping target. Measured at load 1.6-1.9:
+    L is 0.000 / 0.022 / 0.012 % below best known on d801600 / e801600 / c801600 after 0.13-0.38 s,
+    where HiGHS's LP took 4.5 s on d801600 at load 6 and did not finish inside 10 s budgets on the
+    largest instances, which left the tabu search to start from the greedy incumbent (+97 % on
+    e801600). The hint, when feasible, is kept if the search does not beat it."""
+    from solvers.task_allocation import lagrange
+    from solvers.task_allocation.exact import remember_lp
 
     a = arrays(inst)
     if a.orphans or a.makespan:
         return run(inst, budget, hint).with_(solver="lptabu")
     stats: dict = {}
-    lp_budget = budget.child(fraction=0.7)
-    out = None
-    if lp_budget.remaining() >= LP_S_PER_PAIR * int(a.allowed.sum()):  # else the LP cannot finish
-        h, agents, tasks = _build_highs(a, lp_budget, integral=False)
-        out = run_highs_within(h, lp_budget, is_mip=False)
-    else:
-        stats["lp"] = "skipped: budget too short for the LP"
-    if out is not None and out.infeasible:
-        return Result(PROBLEM, Status.INFEASIBLE, "lptabu", bound_source="LP relaxation infeasible")
-    bound = None if out is None else out.bound
-    start = None
-    if out is not None and out.model_status == highspy.HighsModelStatus.kOptimal:
-        values = np.asarray(h.getSolution().col_value)[: len(agents)]
-        if bound is not None:  # reduced costs for the MIP's variable fixing
-            rc = np.full((a.m, a.n), np.inf)
-            rc[agents, tasks] = np.asarray(h.getSolution().col_dual)[: len(agents)]
-            remember_lp(a, bound, rc)
-        start = _decode(a, agents, tasks, values)
-        stats["lp_split_tasks"] = int(np.sum((values > 1e-6) & (values < 1 - 1e-6)))
-        if start.min() < 0:
-            start = None
     x0 = None
     if hint is not None and len(hint.assignment) == a.n:
         x0 = np.asarray(hint.assignment, dtype=np.int64)
         x0 = x0 if is_feasible(a, x0) else None
+    ub = None if x0 is None else assignment_objective(a, x0)
+    got = lagrange.capacity_relaxation(a, budget.child(fraction=LAGCAP_SHARE), ub, stats)
+    bound = None
     best = None
-    if start is None and x0 is not None:
-        start = x0  # the LP did not finish in its share: tabu from the incumbent instead
-        stats["start"] = "hint"
-    if start is not None:
-        mins = np.where(a.allowed, a.obj, np.inf).min(axis=0)
-        target = math.ceil(bound - 1e-6) if bound is not None else math.ceil(float(mins.sum()) - 1e-9)
-        best = search(a, start, budget, target=target, stats=stats)
+    if got is not None:
+        bound, _v, start, rc = got
+        remember_lp(a, bound, rc)
+        best = search(
+            a,
+            start,
+            budget,
+            target=math.ceil(bound - 1e-6),
+            stats=stats,
+            cand=reduced_cost_candidates(a, rc),
+            grow=LARGE_GROW,
+            tenure=LARGE_TENURE,
+            partners=LARGE_PARTNERS,
+        )
     else:
-        x0 = improve(inst, budget, hint, stats)
+        best = improve(inst, budget, hint, stats)
     if best is None or (x0 is not None and assignment_objective(a, x0) < assignment_objective(a, best)):
         best = x0
     if best is not None:
@@ -271,7 +304,7 @@ def run_lp_tabu(inst: Instance, budget: Budget, hint: Solution | None = None) ->
         "lptabu",
         solution=None if best is None else Solution.from_array(best),
         bound=bound,
-        bound_source="LP relaxation" if bound is not None else "",
+        bound_source="Lagrangian relaxation of the capacities (LP bound)" if bound is not None else "",
         limit=budget.limit_reason(),
         stats=stats,
     )
