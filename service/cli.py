@@ -396,6 +396,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 extender_address=args.extender_address,
                 extender_prefix=args.extender_prefix,
                 cluster_snapshot=args.cluster_snapshot,
+                cluster_snapshot_poll_s=args.cluster_snapshot_poll,
             )
         )
     except (RuntimeError, OSError, ValueError) as exc:
@@ -565,6 +566,13 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--extender-prefix", default="/allotment", help="URL prefix of the extender verbs")
     sv.add_argument(
         "--cluster-snapshot", help="kubectl get nodes,pods -A -o json file: running pods for the extender"
+    )
+    sv.add_argument(
+        "--cluster-snapshot-poll",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="re-read --cluster-snapshot when it changes, looking this often (0: read once; default 2)",
     )
     sv.set_defaults(fn=cmd_serve)
 

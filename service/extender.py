@@ -52,6 +52,8 @@ from models.pod_packing import GPU_MILLI, Instance, Node, Options, Pod, node_fil
 from solvers.pod_packing.kube import ClusterState
 
 MAX_PRIORITY = 10
+#: How often ``allot serve --cluster-snapshot`` looks for a newer snapshot file (seconds, default).
+SNAPSHOT_POLL_S = 2.0
 #: Largest request body read (a full NodeList of 1,000 nodes is about 0.6 MB).
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
@@ -100,6 +102,11 @@ class Extender:
         gc.collect()
         gc.freeze()
         return len(inst.running)
+
+    @property
+    def version(self) -> int:
+        """How many snapshots have been taken (0: none)."""
+        return self._version
 
     # -- parsing ----------------------------------------------------------------------------------------
     def _pod(self, doc: Any) -> Pod:
@@ -383,3 +390,86 @@ def make_handler(extender: Extender, prefix: str = "/") -> type[BaseHTTPRequestH
             return  # quiet: kube-scheduler calls this for every pod
 
     return Handler
+
+
+class SnapshotFile:
+    """Keeps an :class:`Extender`'s snapshot in step with a ``kubectl get nodes,pods -A -o json`` file.
+
+    The file is read at start (a bad file then is an error: the operator asked for it; a missing one
+    too, unless polling is on: then it is waited for, as a sidecar may not have written it yet), then polled
+    every ``interval`` seconds by a daemon thread; when its modification time or size changes it is read
+    again and replaces the snapshot. A file that cannot be read, parsed or validated then (say, caught
+    half-written; writers should write a temporary file and rename it) keeps the previous snapshot and
+    is logged with the reason, once per change, so scheduling goes on with slightly older state rather
+    than none. Meant to be fed by a sidecar that re-runs kubectl (see ``service/deploy/kubernetes.yaml``).
+    """
+
+    def __init__(self, ext: Extender, path: str, interval: float = SNAPSHOT_POLL_S) -> None:
+        self.ext, self.path, self.interval = ext, path, interval
+        self.last_error: str | None = None
+        self._seen = self._stamp()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if self._seen is None and interval > 0:
+            import logging
+
+            logging.getLogger("allot.extender").warning("cluster snapshot %s not there yet: waiting", path)
+            return
+        self.load()
+
+    def _stamp(self) -> tuple[int, int] | None:
+        import os
+
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def load(self) -> int:
+        """Read the file into the extender; returns the running pods (raises ExtenderError/OSError)."""
+        with open(self.path, "rb") as f:
+            raw = f.read()
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            raise ExtenderError(f"{self.path}: not JSON ({e})") from e
+        if not isinstance(doc, Mapping):
+            raise ExtenderError(f"{self.path}: expected a kubectl List object")
+        try:
+            return self.ext.set_cluster(doc)
+        except ExtenderError as e:
+            raise ExtenderError(f"{self.path}: {e}") from e
+
+    def poll(self) -> bool:
+        """Reload when the file changed since the last look; True when a new snapshot was taken."""
+        import logging
+
+        stamp = self._stamp()
+        if stamp is None or stamp == self._seen:
+            return False
+        self._seen = stamp
+        try:
+            n = self.load()
+        except (OSError, ExtenderError) as e:
+            self.last_error = str(e)
+            logging.getLogger("allot.extender").warning("cluster snapshot kept; new file rejected: %s", e)
+            return False
+        self.last_error = None
+        logging.getLogger("allot.extender").info("cluster snapshot %d: %d running pods", self.ext.version, n)
+        return True
+
+    def start(self) -> SnapshotFile:
+        def run() -> None:
+            while not self._stop.wait(self.interval):
+                self.poll()
+
+        if self.interval > 0:
+            self._thread = threading.Thread(target=run, name="extender-snapshot", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()

@@ -496,24 +496,29 @@ def _prefixed(inst: pb.Instance, exc: InstanceError) -> list[FieldViolation]:
 
 
 def start_extender(
-    address: str, port: int, prefix: str, snapshot: str | None, tls: ssl.SSLContext | None = None
+    address: str,
+    port: int,
+    prefix: str,
+    snapshot: str | None,
+    tls: ssl.SSLContext | None = None,
+    snapshot_poll_s: float = 2.0,
 ) -> Any:
     """The kube-scheduler extender (:mod:`service.extender`) on its own HTTP port, in a thread: its
     requests are short (one pod, names of nodes) and need no worker process. ``snapshot``: a
-    ``kubectl get nodes,pods -A -o json`` file giving the running pods (needed for nodeCacheCapable).
+    ``kubectl get nodes,pods -A -o json`` file giving the running pods (needed for nodeCacheCapable),
+    re-read whenever it changes (looked at every ``snapshot_poll_s`` seconds; 0: read once), see
+    :class:`service.extender.SnapshotFile`.
     ``tls``: serve HTTPS; the handshake runs in the request's own thread (not in the accept loop), so a
     slow or silent client cannot hold up the others."""
-    import json
     import threading
     from http.server import ThreadingHTTPServer
-    from pathlib import Path
 
-    from service.extender import Extender, make_handler
+    from service.extender import Extender, SnapshotFile, make_handler
 
     ext = Extender()
-    if snapshot:
-        ext.set_cluster(json.loads(Path(snapshot).read_text()))
+    watcher = SnapshotFile(ext, snapshot, snapshot_poll_s).start() if snapshot else None
     httpd = ThreadingHTTPServer((address, port), make_handler(ext, prefix))
+    httpd.snapshot_watcher = watcher  # type: ignore[attr-defined]
     httpd.daemon_threads = True
     if tls is not None:
         httpd.socket = tls.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
@@ -551,6 +556,7 @@ async def serve(
     extender_address: str = "127.0.0.1",
     extender_prefix: str = "/allotment",
     cluster_snapshot: str | None = None,
+    cluster_snapshot_poll_s: float = 2.0,
     ready: asyncio.Event | None = None,
 ) -> None:
     """Run the server until SIGTERM/SIGINT; then NOT_SERVING, refuse new work, finish in-flight solves."""
@@ -588,6 +594,13 @@ async def serve(
         port = server.add_insecure_port(address)
     if port == 0:
         raise RuntimeError(f"could not bind {address}")
+    # the extender first: a bad snapshot file or port is reported before any worker starts
+    extender_http = None
+    if extender_port is not None:
+        tls = https_context(tls_cert, tls_key, tls_client_ca) if tls_cert and tls_key else None
+        extender_http = start_extender(
+            extender_address, extender_port, extender_prefix, cluster_snapshot, tls, cluster_snapshot_poll_s
+        )
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     await server.start()
@@ -616,16 +629,12 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    extender_http = None
-    if extender_port is not None:
-        tls = https_context(tls_cert, tls_key, tls_client_ca) if tls_cert and tls_key else None
-        extender_http = start_extender(
-            extender_address, extender_port, extender_prefix, cluster_snapshot, tls
-        )
     await stop.wait()
     log.info("shutting down: NOT_SERVING, grace %.1fs", grace_s)
     if extender_http is not None:
         extender_http.shutdown()  # kube-scheduler treats the extender as ignorable: it goes on without it
+        if extender_http.snapshot_watcher is not None:
+            extender_http.snapshot_watcher.stop()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     # Async jobs first: their bookkeeping stops and they stay QUEUED/RUNNING in the store, resumable.

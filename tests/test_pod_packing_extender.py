@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from service.extender import MAX_PRIORITY, Extender, make_handler
+from service.extender import MAX_PRIORITY, Extender, SnapshotFile, make_handler
 from solvers.pod_packing.bench import k8s_node, k8s_pod
 
 FILTER_KEYS = {"Nodes", "NodeNames", "FailedNodes", "FailedAndUnresolvableNodes", "Error"}
@@ -186,6 +186,7 @@ def test_allot_serve_exposes_the_extender(tmp_path: Any) -> None:
     )
     port = _free_port()
     args = ("--workers", "1", "--extender-port", str(port), "--cluster-snapshot", str(snapshot))
+    args += ("--cluster-snapshot-poll", "0.2")
     with running_server(*args):
         base = f"http://127.0.0.1:{port}/allotment"
 
@@ -203,3 +204,62 @@ def test_allot_serve_exposes_the_extender(tmp_path: Any) -> None:
         scores = post("prioritize", names)
         assert {s["Host"] for s in scores} == {"n0", "n1", "n2"}
         assert all(0 <= s["Score"] <= MAX_PRIORITY for s in scores)
+        # a sidecar replaces the file (write, then rename): n2 now runs 2 cpu, so nothing fits 3 cpu
+        running.append({**k8s_pod("default/r-new", "2", "1Gi", node="n2"), "kind": "Pod"})
+        tmp = tmp_path / "cluster.json.tmp"
+        items = [{**n, "kind": "Node"} for n in nodes] + running
+        tmp.write_text(json.dumps({"kind": "List", "items": items}))
+        tmp.replace(snapshot)
+        deadline = time.monotonic() + 20
+        while post("filter", names)["NodeNames"] != [] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert post("filter", names)["NodeNames"] == []
+
+
+def kubectl_list(running: list[dict[str, Any]]) -> dict[str, Any]:
+    _, nodes = cluster()
+    return {"kind": "List", "items": [{**n, "kind": "Node"} for n in nodes] + running}
+
+
+def test_snapshot_file_reloads_on_change_and_keeps_state_on_a_bad_file(tmp_path: Any) -> None:
+    """A changed file replaces the snapshot; a half-written or invalid one is rejected with the reason
+    and the previous snapshot keeps answering."""
+    path = tmp_path / "cluster.json"
+    path.write_text(json.dumps(kubectl_list([])))
+    ext = Extender()
+    watch = SnapshotFile(ext, str(path), interval=0)
+    names = {"Pod": k8s_pod("default/p", "3", "1Gi"), "Nodes": None, "NodeNames": ["n0", "n2"]}
+
+    def fits() -> list[str]:
+        return json.loads(ext.handle("filter", json.dumps(names).encode())[1])["NodeNames"]
+
+    assert ext.version == 1 and fits() == ["n0", "n2"]
+    assert not watch.poll()  # unchanged
+    full = [{**k8s_pod("default/r", "2", "1Gi", node="n0"), "kind": "Pod"}]
+    path.write_text(json.dumps(kubectl_list(full)) + " ")  # a new size, whatever the clock's resolution
+    assert watch.poll() and ext.version == 2 and fits() == ["n2"]
+    path.write_text(json.dumps(kubectl_list([]))[:100])  # caught half-written
+    assert not watch.poll() and "not JSON" in (watch.last_error or "")
+    bad = [{**k8s_pod("default/x", "1", "1Gi", node="n0"), "kind": "Pod"}]
+    bad[0]["spec"]["priority"] = "high"
+    path.write_text(json.dumps(kubectl_list(bad)))
+    assert not watch.poll() and "cluster.json: items[3]" in (watch.last_error or "")
+    assert ext.version == 2 and fits() == ["n2"]  # the last good snapshot still answers
+    path.write_text(json.dumps(kubectl_list([])))
+    assert watch.poll() and watch.last_error is None and fits() == ["n0", "n2"]
+
+
+def test_allot_serve_refuses_a_bad_snapshot_at_start(tmp_path: Any) -> None:
+    """A snapshot file that cannot be used at start is a clear error and exit code 2, before any worker."""
+    import subprocess
+    import sys
+
+    from test_service_grpc import ROOT, _free_port
+
+    path = tmp_path / "cluster.json"
+    path.write_text("{not json")
+    cmd = [sys.executable, "-m", "service.cli", "serve", "--address", f"127.0.0.1:{_free_port()}"]
+    cmd += ["--extender-port", str(_free_port()), "--cluster-snapshot", str(path), "--jobs-db", ":memory:"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "allot: error:" in out.stderr and "not JSON" in out.stderr and "Traceback" not in out.stderr

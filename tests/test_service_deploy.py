@@ -18,7 +18,8 @@ def test_kubernetes_manifest_runs_a_valid_serve_command() -> None:
     docs = list(yaml.safe_load_all((DEPLOY / "kubernetes.yaml").read_text()))
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     pod = deployment["spec"]["template"]["spec"]
-    (container,) = pod["containers"]
+    containers = {c["name"]: c for c in pod["containers"]}
+    container = containers["allotment"]
     args = build_parser().parse_args(container["args"])
     assert args.command == "serve"
     port = int(args.address.rsplit(":", 1)[1])
@@ -29,6 +30,16 @@ def test_kubernetes_manifest_runs_a_valid_serve_command() -> None:
     assert pod["terminationGracePeriodSeconds"] > args.grace
     service = next(d for d in docs if d["kind"] == "Service")
     assert {p["targetPort"] for p in service["spec"]["ports"]} == set(ports)
+    # the sidecar renames into the very file the extender watches, on a volume both mount
+    sidecar = containers["snapshot"]
+    assert args.cluster_snapshot and args.cluster_snapshot_poll > 0
+    script = " ".join(sidecar["args"])
+    assert f"mv {args.cluster_snapshot}.tmp {args.cluster_snapshot}" in script
+    mounts = {m["name"]: m["mountPath"] for m in sidecar["volumeMounts"]}
+    assert args.cluster_snapshot.startswith(mounts["snapshot"] + "/")
+    assert {m["name"] for m in container["volumeMounts"]} >= {"snapshot"}
+    role = next(d for d in docs if d["kind"] == "ClusterRole")
+    assert {"nodes", "pods"} <= set(role["rules"][0]["resources"]) and "list" in role["rules"][0]["verbs"]
 
 
 def test_dockerfile_command_parses_and_copies_every_package() -> None:
@@ -58,8 +69,7 @@ def test_scheduler_config_points_at_the_extender() -> None:
         "preempt",
     }
     docs = list(yaml.safe_load_all((DEPLOY / "kubernetes.yaml").read_text()))
-    (container,) = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"][
-        "containers"
-    ]
+    pod = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    container = next(c for c in pod["containers"] if c["name"] == "allotment")
     args = build_parser().parse_args(container["args"])
     assert ext["urlPrefix"].endswith(f":{args.extender_port}{args.extender_prefix}")
