@@ -155,3 +155,85 @@ def test_cancellation_stops_ssdp() -> None:
     r = solve(inst, "ssdp", Budget(30.0, cancel=cancel))
     assert r.objective is not None
     assert r.status is Status.OPTIMAL or r.limit is Limit.CANCELLED
+
+
+def _pair_respecting(inst: Instance, seq: tuple[int, ...], prec: np.ndarray) -> bool:
+    """Whether every adjacent pair of ``seq`` is allowed by the stage-2 pair rule."""
+    from solvers.smtt.pairdp import pair_ok
+
+    t = 0
+    for a, b in itertools.pairwise(seq):
+        t += int(inst.p[a])
+        if not pair_ok(a, b, t + int(inst.p[b]), inst.p, inst.d, inst.w, prec):
+            return False
+    return True
+
+
+POSITIVE_JOBS = st.integers(2, 6).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.integers(1, 6), min_size=n, max_size=n),
+        st.lists(st.integers(0, 20), min_size=n, max_size=n),
+        st.lists(st.integers(0, 3), min_size=n, max_size=n),
+    )
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(POSITIVE_JOBS)
+def test_pair_rule_keeps_an_optimal_sequence(data: tuple[list[int], list[int], list[int]]) -> None:
+    """Some optimal sequence obeys every Emmons precedence and the adjacent-pair interchange rule at
+    once (small ranges so that ties, equal jobs and zero weights are common)."""
+    from solvers.smtt.dominance import precedes_matrix
+
+    inst = instances_of(data)
+    prec = precedes_matrix(inst).astype(np.uint8)
+    opt, _ = brute_force(inst)
+    ok = [
+        s
+        for s in itertools.permutations(range(inst.n))
+        if evaluate(inst, Solution(s)).objective == opt
+        and _pair_respecting(inst, s, prec)
+        and all(s.index(i) < s.index(j) for i, j in zip(*np.nonzero(prec), strict=True))
+    ]
+    assert ok
+
+
+@settings(max_examples=60, deadline=None)
+@given(POSITIVE_JOBS, st.randoms(use_true_random=False))
+def test_pair_dp_bound_never_above_brute_force(
+    data: tuple[list[int], list[int], list[int]], rnd: object
+) -> None:
+    """The pair DP (stage 2) run from the start, with its elimination, from a random and from the
+    optimal sequence: bound <= optimum, and a sequence it returns is a permutation."""
+    inst = instances_of(data)
+    opt, opt_seq = brute_force(inst)
+    perm = list(range(inst.n))
+    rnd.shuffle(perm)  # type: ignore[attr-defined]
+    for seq in (np.asarray(perm, dtype=np.int64), opt_seq):
+        lag = Lagrangian.build(inst, seq)
+        assert lag is not None
+        lag.stage = 2
+        lag.run(Budget())
+        assert lag.bound <= opt + 1e-6, (lag.bound, opt)
+        if lag.sequence is not None:
+            assert sorted(lag.sequence.tolist()) == list(range(inst.n))
+            assert cost(inst, lag.sequence) >= opt
+
+
+def test_pair_dp_is_stronger_on_wt40(wt40: tuple[list[Instance], list[int]]) -> None:
+    """On a wt40 instance the pair DP's bound from stage 1's multipliers is at least stage 1's and
+    never above the published optimum."""
+    insts, opt = wt40
+    k = 61
+    from solvers.smtt.rules import best_rule
+
+    seq, _, _ = best_rule(insts[k])
+    lag = Lagrangian.build(insts[k], seq)
+    assert lag is not None
+    lag.pairs = False
+    lag.run(Budget(deterministic=True), max_rounds=30)
+    b1 = lag.bound
+    lag.stage = 2
+    lag.st[1] = 0.25
+    lag.run(Budget(deterministic=True), max_rounds=10)
+    assert b1 - 1e-6 <= lag.bound <= opt[k] + 1e-6

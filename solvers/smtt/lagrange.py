@@ -44,16 +44,23 @@ only remaining arcs and costs >= L):
 * **Proof.** The bound proves UB when ceil(L) >= UB, when no path is left (no sequence beats UB), or
   when the minimising path uses every job exactly once (then it is a sequence whose cost is L).
 
-Stage 2 (memory jobs, the "successive sublimation" of Tanaka et al.). When the multipliers have
-converged and elimination removes nothing, up to :data:`GROW` jobs that the minimising path uses other
-than once join a memory set M, and the DP state becomes (t, S) with S ⊆ M the memory jobs already on
-the path: an arc of a memory job needs its bit absent before and sets it, and the path must end in
-(T, M). Every sequence satisfies this (it uses each job once), so the argument above still proves
-L(μ) <= the optimum, and the relaxation only got tighter (L can only rise at the same μ). The forward
-and backward values per state give the same arc elimination (minimised over the states). The tables
-have (T + 1)·2^|M| entries, so M stops growing at :data:`MAX_STATES` / :data:`MAX_WORK`. (Tanaka et
-al. also eliminate states and add adjacent-pair dominance, which lets M grow much further; not done
-here.)
+Stage 2 (pair DP, :mod:`solvers.smtt.pairdp`). When stage 1 has converged (its step factor below
+:data:`SWITCH_LAMBDA`, or elimination removes nothing at :data:`LAMBDA_MIN`) the DP state becomes the
+arc (t, j) itself, and two arcs may be adjacent only when they obey Emmons' order and adjacent-pair
+interchange (swapping them is not cheaper, ties broken by index); some optimal sequence obeys all of
+that (proof in :mod:`solvers.smtt.pairdp`), so L(μ) is still <= the optimum and at least stage 1's.
+Subgradient and elimination go on there (the same rule, now per arc of the pair DP). An elimination
+resets the step factor only when it removed :data:`BUMP_SHARE` of the arcs.
+
+Stage 2b (memory jobs, the "successive sublimation" of Tanaka et al.). When the pair DP has converged
+and elimination removes nothing, up to :data:`GROW` jobs that the minimising path uses other than once
+join a memory set M and the stage-1 DP runs again on the arcs left, with state (t, S), S ⊆ M the memory
+jobs already on the path: an arc of a memory job needs its bit absent before and sets it, and the path
+must end in (T, M). Every sequence satisfies this (it uses each job once), so the argument above still
+proves L(μ) <= the optimum. The forward and backward values per state give the same arc elimination
+(minimised over the states). The tables have (T + 1)·2^|M| entries, so M stops growing at
+:data:`MAX_STATES` / :data:`MAX_WORK`. (Tanaka et al. combine memory with the pair rule and eliminate
+*states*, which lets M grow much further; not done here.)
 
 Stage 3 (closing) hands the remaining arcs to CP-SAT: completion time of j restricted to its remaining
 arcs, the Emmons precedences, objective <= UB - 1 and >= ceil(L). Infeasible proves UB optimal (the
@@ -86,6 +93,7 @@ from solvers.registry import register
 from solvers.result import Limit, Result
 from solvers.smtt.common import cost, hint_sequence, result
 from solvers.smtt.dominance import precedence_pairs, precedes_matrix
+from solvers.smtt.pairdp import peliminate, psubgradient, start_lists
 from solvers.smtt.rules import best_rule
 
 INF = 1e300
@@ -97,6 +105,9 @@ CALL_SECONDS = 0.01  # target length of one Numba call between budget polls
 ELIM_COST = 4.0  # an elimination costs about this many evaluations (forward, backward, the arc pass)
 DETERMINISTIC_CALL_WORK = 2_000_000  # state updates per call in deterministic mode
 ELIM_EVERY = 100  # evaluations between eliminations
+PAIR_ELIM_EVERY = 20  # the same in stage 2 (an evaluation costs more there, elimination removes more)
+BUMP_SHARE = 0.01  # an elimination resets the step factor only when it removed this share of the arcs
+SWITCH_LAMBDA = 0.01  # stage 1 hands over to the pair DP when its step factor falls below this
 LAMBDA_RESTART = 0.25  # step factor after arcs were removed or memory jobs added
 GROW = 2  # memory jobs added per round
 MAX_STATES = 1_500_000  # (T + 1) · 2^memory: the DP tables' size
@@ -481,11 +492,14 @@ class Lagrangian:
     best_mu: np.ndarray
     st: np.ndarray
     mbit: np.ndarray  # bit of each memory job in the DP state, -1 for the others
+    prec: np.ndarray  # prec[i, j]: i ≺ j (Emmons, on the non-zero-length jobs)
     memory: int = 0
+    stage: int = 1  # 1: the DP without adjacent repeats (+ memory jobs); 2: the pair DP
     bound: float = -math.inf
     proved: bool = False
     sequence: np.ndarray | None = None  # a sequence found by the relaxation (full instance indices)
     stats: dict[str, Any] = field(default_factory=dict)
+    pairs: bool = True  # go on with the pair DP (stage 2) when stage 1 has converged
 
     @classmethod
     def build(cls, inst: Instance, seq: np.ndarray) -> Lagrangian | None:
@@ -519,7 +533,8 @@ class Lagrangian:
             if pos[j] >= 0:
                 mu[pos[j]] = _f(clock, int(inst.d[j]), int(inst.w[j]))
         st = np.array([-INF, LAMBDA0, 0.0, 0.0])
-        return cls(inst, ub, keep, p, d, w, T, allow, mu, mu.copy(), st, np.full(n, -1, dtype=np.int64))
+        mbit = np.full(n, -1, dtype=np.int64)
+        return cls(inst, ub, keep, p, d, w, T, allow, mu, mu.copy(), st, mbit, prec.astype(np.uint8))
 
     def run(self, budget: Budget, *, max_rounds: int = 1000) -> None:
         """Subgradient rounds alternating with elimination; when the multipliers have converged and
@@ -529,6 +544,7 @@ class Lagrangian:
         path = np.zeros(n, dtype=np.int64)
         cnt = np.zeros(n, dtype=np.int64)
         ptr, jobs, arc = arc_lists(self.allow, self.p, self.d, self.w)
+        sptr, sidx = start_lists(ptr, jobs, self.p)
         rounds = 0
         last_elim = 0
         per_work = 1e-8  # seconds per state update, re-measured on every call
@@ -543,10 +559,16 @@ class Lagrangian:
             if budget.deterministic:  # call sizes (hence elimination points) from the work, not the clock
                 iters = max(1, min(ITERS_PER_CALL, DETERMINISTIC_CALL_WORK // work))
             t0 = time.perf_counter()
-            code = subgradient(
-                self.p, ptr, jobs, arc, self.mbit, ns, self.mu, self.best_mu,
-                float(self.ub), self.st, iters, path, cnt,
-            )  # fmt: skip
+            if self.stage == 2:
+                code = psubgradient(
+                    self.p, self.d, self.w, self.prec, ptr, jobs, arc, self.mu, self.best_mu,
+                    float(self.ub), self.st, iters, path, cnt, PATIENCE, LAMBDA_MIN,
+                )  # fmt: skip
+            else:
+                code = subgradient(
+                    self.p, ptr, jobs, arc, self.mbit, ns, self.mu, self.best_mu,
+                    float(self.ub), self.st, iters, path, cnt,
+                )  # fmt: skip
             per_work = max(1e-10, (time.perf_counter() - t0) / (iters * work))
             self._take(float(self.st[0]))
             if code == 1:
@@ -557,14 +579,23 @@ class Lagrangian:
                 self.sequence = np.concatenate((zero, self.jobs_idx[path])).astype(np.int64)
                 self.proved = True
                 break
-            if code == 3 or self.st[3] - last_elim >= ELIM_EVERY:
+            if self.stage == 1 and self.pairs and self.memory == 0 and self.st[1] < SWITCH_LAMBDA:
+                code = 3  # converged enough: the pair DP gains more per second from here
+            every = PAIR_ELIM_EVERY if self.stage == 2 else ELIM_EVERY
+            if code == 3 or self.st[3] - last_elim >= every:
                 if budget.remaining() < ELIM_COST * per_work * work:  # would overrun the budget
                     break
                 last_elim = int(self.st[3])
-                removed, left, _ = eliminate(
-                    self.p, self.d, self.w, self.best_mu, self.allow, ptr, jobs, arc, self.mbit, ns,
-                    float(self.ub),
-                )  # fmt: skip
+                if self.stage == 2:
+                    removed, left, _ = peliminate(
+                        self.p, self.d, self.w, self.prec, self.best_mu, self.allow, ptr, jobs, arc,
+                        sptr, sidx, float(self.ub),
+                    )  # fmt: skip
+                else:
+                    removed, left, _ = eliminate(
+                        self.p, self.d, self.w, self.best_mu, self.allow, ptr, jobs, arc, self.mbit, ns,
+                        float(self.ub),
+                    )  # fmt: skip
                 self.stats["arcs_left"] = left
                 rounds += 1
                 if left == 0:
@@ -573,15 +604,28 @@ class Lagrangian:
                     break
                 if removed:
                     ptr, jobs, arc = arc_lists(self.allow, self.p, self.d, self.w)
-                    self.st[1] = max(self.st[1], LAMBDA_RESTART)
+                    sptr, sidx = start_lists(ptr, jobs, self.p)
+                    if removed >= BUMP_SHARE * left:  # a few arcs less do not justify longer steps
+                        self.st[1] = max(self.st[1], LAMBDA_RESTART)
                 elif code == 3:
-                    if not self._grow(cnt, jobs.shape[0]):
+                    if self.stage == 1 and self.pairs and self.memory == 0:
+                        self.stage = 2  # the pair DP keeps every memory-free state exactly
+                        self.stats["stage1_evals"] = int(self.st[3])
+                        self.stats["stage1_bound"] = round(self.bound, 2)
+                    elif not self._grow(cnt, jobs.shape[0]):
                         break
+                    elif self.stage == 2:
+                        # memory jobs only exist in the stage-1 DP: go back to it on the arcs the pair
+                        # DP left; its values start below the pair DP's, so its own best restarts
+                        self.stage = 1
+                        self.st[0] = -INF
+                        self.stats["stage2_evals"] = int(self.st[3])
                     self.mu[:] = self.best_mu
                     self.st[1] = LAMBDA_RESTART
                     self.st[2] = 0
         self.stats["evals"] = int(self.st[3])
         self.stats["memory_jobs"] = self.memory
+        self.stats["stage"] = self.stage
 
     def _grow(self, cnt: np.ndarray, arcs: int) -> bool:
         """Add up to :data:`GROW` jobs that the last minimising path used other than once to the
@@ -619,6 +663,12 @@ def warm() -> None:
     lag.mbit[1] = 0
     subgradient(lag.p, ptr, jobs, arc, lag.mbit, 2, lag.mu, lag.best_mu, 40.0, lag.st, 2, path, cnt)
     eliminate(lag.p, lag.d, lag.w, lag.best_mu, lag.allow, ptr, jobs, arc, lag.mbit, 2, 40.0)
+    sptr, sidx = start_lists(ptr, jobs, lag.p)
+    psubgradient(
+        lag.p, lag.d, lag.w, lag.prec, ptr, jobs, arc, lag.mu, lag.best_mu, 40.0, lag.st, 2, path, cnt,
+        PATIENCE, LAMBDA_MIN,
+    )  # fmt: skip
+    peliminate(lag.p, lag.d, lag.w, lag.prec, lag.best_mu, lag.allow, ptr, jobs, arc, sptr, sidx, 40.0)
 
 
 def close_cpsat(lag: Lagrangian, budget: Budget) -> Limit:

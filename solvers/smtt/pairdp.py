@@ -1,0 +1,313 @@
+"""Stage 2 of the Lagrangian bound (:mod:`solvers.smtt.lagrange`): the DP over states (t, j) = "job j
+completes at t" with adjacent-pair interchange dominance (after Tanaka, Fujikuma & Araki).
+
+A path is a chain of arcs (i, t - p_j) -> (j, t); the pair is *allowed* when :func:`pair_ok` holds.
+Let S be the optimal sequences that obey every Emmons precedence (:mod:`solvers.smtt.dominance`,
+non-empty) and σ* the lexicographically smallest sequence (as the vector of job indices) in S. For
+every adjacent pair "i then j, j completing at t" of σ*:
+
+* not ``j ≺ i`` (σ* obeys the precedences);
+* f_i(t - p_j) + f_j(t) <= f_j(t - p_i) + f_i(t): swapping the two changes no other completion time,
+  so a strictly cheaper swap would contradict optimality;
+* when the two are equal and i > j, then ``i ≺ j``: otherwise the swapped sequence (j, then i) is
+  optimal, obeys every precedence (only the order of i and j changed, and not i ≺ j) and is
+  lexicographically smaller, contradicting the choice of σ*.
+
+So σ* is a path of allowed pairs, and the relaxation over allowed pairs is still >= L(μ) of stage 1 and
+<= the optimum. (σ* uses only the arcs that the stage-1 rules keep: it obeys the precedence windows,
+and reduced-cost elimination only removes arcs that no sequence of cost < UB uses.)
+
+Forward values F[q] (best path 0 -> arc q, including q's cost f_j(t) - μ_j) and backward ones G[q]
+(best continuation after arc q to T) are exact per arc, so an arc with F + G + Σμ > UB - 1 is used by
+no sequence of cost < UB that obeys the pair rule (the same elimination as stage 1, now on (t, j)).
+
+The minimum over predecessors scans the arcs at t - p_j sorted by F and stops at the first allowed one,
+which is exact (allowance depends only on (i, j, t)) and usually takes one or two steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+INF = 1e300
+EPS = 1e-7
+
+
+@njit(cache=True, inline="always")
+def pair_ok(i: int, j: int, t: int, p: np.ndarray, d: np.ndarray, w: np.ndarray, prec: np.ndarray) -> bool:
+    """Whether "i, then j completing at t" may be adjacent (module docstring); integer costs,
+    written without branches (the outcome is unpredictable and the scan is latency-bound)."""
+    t1 = t - p[j]
+    t2 = t - p[i]
+    a = w[i] * max(t1 - d[i], 0) + w[j] * max(t - d[j], 0)
+    b = w[j] * max(t2 - d[j], 0) + w[i] * max(t - d[i], 0)
+    return (i != j) & (prec[j, i] == 0) & ((a < b) | ((a == b) & ((i < j) | (prec[i, j] != 0))))
+
+
+@njit(cache=True)
+def start_lists(ptr: np.ndarray, jobs: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of the arcs by start time: sidx[sptr[s]:sptr[s+1]] are the arcs (j, s + p_j)."""
+    T = ptr.shape[0] - 2
+    na = jobs.shape[0]
+    sptr = np.zeros(T + 2, dtype=np.int64)
+    for t in range(T + 1):
+        for q in range(ptr[t], ptr[t + 1]):
+            sptr[t - p[jobs[q]] + 1] += 1
+    for s in range(T + 1):
+        sptr[s + 1] += sptr[s]
+    fill = sptr[:-1].copy()
+    sidx = np.empty(na, dtype=np.int64)
+    for t in range(T + 1):
+        for q in range(ptr[t], ptr[t + 1]):
+            s = t - p[jobs[q]]
+            sidx[fill[s]] = q
+            fill[s] += 1
+    return sptr, sidx
+
+
+@njit(cache=True, inline="always")
+def _sort_seg(sv: np.ndarray, sj: np.ndarray, sq: np.ndarray, lo: int, hi: int) -> None:
+    """Insertion sort of sv[lo:hi] ascending, carrying sj and sq along (segments are short)."""
+    for a in range(lo + 1, hi):
+        v = sv[a]
+        jj = sj[a]
+        qq = sq[a]
+        b = a - 1
+        while b >= lo and sv[b] > v:
+            sv[b + 1] = sv[b]
+            sj[b + 1] = sj[b]
+            sq[b + 1] = sq[b]
+            b -= 1
+        sv[b + 1] = v
+        sj[b + 1] = jj
+        sq[b + 1] = qq
+
+
+@njit(cache=True)
+def pforward(
+    p: np.ndarray,
+    d: np.ndarray,
+    w: np.ndarray,
+    prec: np.ndarray,
+    mu: np.ndarray,
+    ptr: np.ndarray,
+    jobs: np.ndarray,
+    arc: np.ndarray,
+    F: np.ndarray,
+    P: np.ndarray,
+    sv: np.ndarray,
+    sj: np.ndarray,
+    sq: np.ndarray,
+) -> None:
+    """F[q]: best allowed path from 0 ending with arc q; P[q] its previous arc (-1 at the start).
+    ``sv, sj, sq`` (scratch) hold each time's arcs sorted by F: value, job, arc, contiguous so that
+    the scan reads sequential memory."""
+    T = ptr.shape[0] - 2
+    for t in range(1, T + 1):
+        for q in range(ptr[t], ptr[t + 1]):
+            j = jobs[q]
+            tp = t - p[j]
+            F[q] = INF
+            P[q] = -1
+            if tp == 0:
+                F[q] = arc[q] - mu[j]
+                continue
+            for r in range(ptr[tp], ptr[tp + 1]):
+                v = sv[r]
+                if v >= INF:
+                    break
+                if pair_ok(sj[r], j, t, p, d, w, prec):
+                    F[q] = v + arc[q] - mu[j]
+                    P[q] = sq[r]
+                    break
+        for r in range(ptr[t], ptr[t + 1]):
+            sv[r] = F[r]
+            sj[r] = jobs[r]
+            sq[r] = r
+        _sort_seg(sv, sj, sq, ptr[t], ptr[t + 1])
+
+
+@njit(cache=True)
+def pbackward(
+    p: np.ndarray,
+    d: np.ndarray,
+    w: np.ndarray,
+    prec: np.ndarray,
+    mu: np.ndarray,
+    ptr: np.ndarray,
+    jobs: np.ndarray,
+    arc: np.ndarray,
+    sptr: np.ndarray,
+    sidx: np.ndarray,
+    G: np.ndarray,
+    H: np.ndarray,
+    sv: np.ndarray,
+    sj: np.ndarray,
+    sq: np.ndarray,
+) -> None:
+    """G[q]: best allowed continuation after arc q to T (0 when q completes at T); H[q] = arc cost -
+    μ + G[q] (the value of entering arc q)."""
+    T = ptr.shape[0] - 2
+    for t in range(T, 0, -1):
+        # arcs starting at t complete later: their H is known
+        for r in range(sptr[t], sptr[t + 1]):
+            qq = sidx[r]
+            sv[r] = H[qq]
+            sj[r] = jobs[qq]
+            sq[r] = qq
+        _sort_seg(sv, sj, sq, sptr[t], sptr[t + 1])
+        for q in range(ptr[t], ptr[t + 1]):
+            j = jobs[q]
+            g = INF
+            if t == T:
+                g = 0.0
+            else:
+                for r in range(sptr[t], sptr[t + 1]):
+                    v = sv[r]
+                    if v >= INF:
+                        break
+                    k = sj[r]
+                    if pair_ok(j, k, t + p[k], p, d, w, prec):
+                        g = v
+                        break
+            G[q] = g
+            H[q] = g + arc[q] - mu[j] if g < INF else INF
+
+
+@njit(cache=True)
+def psubgradient(
+    p: np.ndarray,
+    d: np.ndarray,
+    w: np.ndarray,
+    prec: np.ndarray,
+    ptr: np.ndarray,
+    jobs: np.ndarray,
+    arc: np.ndarray,
+    mu: np.ndarray,
+    best_mu: np.ndarray,
+    ub: float,
+    st: np.ndarray,
+    iters: int,
+    path: np.ndarray,
+    cnt: np.ndarray,
+    patience: int,
+    lambda_min: float,
+) -> int:
+    """Up to ``iters`` subgradient evaluations of the pair DP; same protocol as
+    :func:`solvers.smtt.lagrange.subgradient` (``st = [best_L, lambda, stall, evals]``; returns 0 go
+    on, 1 proved / no path, 2 the minimising path is a sequence in ``path``, 3 converged)."""
+    n = p.shape[0]
+    T = ptr.shape[0] - 2
+    na = jobs.shape[0]
+    F = np.empty(na)
+    P = np.empty(na, dtype=np.int64)
+    sv = np.empty(na)
+    sj = np.empty(na, dtype=np.int64)
+    sq = np.empty(na, dtype=np.int64)
+    g = np.empty(n)
+    thr = ub - 1.0 + EPS * max(1.0, abs(ub))
+    for _ in range(iters):
+        pforward(p, d, w, prec, mu, ptr, jobs, arc, F, P, sv, sj, sq)
+        st[3] += 1
+        bq = -1
+        bv = INF
+        for q in range(ptr[T], ptr[T + 1]):
+            if F[q] < bv:
+                bv = F[q]
+                bq = q
+        if bq < 0:
+            st[0] = ub
+            return 1
+        smu = 0.0
+        for j in range(n):
+            smu += mu[j]
+        L = bv + smu
+        cnt[:] = 0
+        m = 0
+        q = bq
+        while q >= 0:
+            j = jobs[q]
+            cnt[j] += 1
+            if m < n:
+                path[m] = j
+            m += 1
+            q = P[q]
+        norm2 = 0.0
+        for k in range(n):
+            g[k] = 1.0 - cnt[k]
+            norm2 += g[k] * g[k]
+        if st[0] + 1e-9 < L:
+            st[0] = L
+            best_mu[:] = mu
+            st[2] = 0
+        else:
+            st[2] += 1
+            if st[2] >= patience:
+                st[1] *= 0.5
+                st[2] = 0
+                mu[:] = best_mu
+        if norm2 == 0.0:
+            st[0] = L
+            best_mu[:] = mu
+            path[:n] = path[:n][::-1].copy()
+            return 2
+        if st[0] > thr:
+            return 1
+        if st[1] < lambda_min:
+            return 3
+        step = st[1] * (ub - L) / norm2
+        for k in range(n):
+            mu[k] += step * g[k]
+    return 0
+
+
+@njit(cache=True)
+def peliminate(
+    p: np.ndarray,
+    d: np.ndarray,
+    w: np.ndarray,
+    prec: np.ndarray,
+    mu: np.ndarray,
+    allow: np.ndarray,
+    ptr: np.ndarray,
+    jobs: np.ndarray,
+    arc: np.ndarray,
+    sptr: np.ndarray,
+    sidx: np.ndarray,
+    ub: float,
+) -> tuple[int, int, float]:
+    """Remove (``allow[t, j] = 0``) every arc whose best allowed path under ``mu`` costs > ub - 1;
+    returns (arcs removed, arcs left, L(mu))."""
+    n = p.shape[0]
+    T = ptr.shape[0] - 2
+    na = jobs.shape[0]
+    F = np.empty(na)
+    P = np.empty(na, dtype=np.int64)
+    sv = np.empty(na)
+    sj = np.empty(na, dtype=np.int64)
+    sq = np.empty(na, dtype=np.int64)
+    G = np.empty(na)
+    H = np.empty(na)
+    pforward(p, d, w, prec, mu, ptr, jobs, arc, F, P, sv, sj, sq)
+    pbackward(p, d, w, prec, mu, ptr, jobs, arc, sptr, sidx, G, H, sv, sj, sq)
+    smu = 0.0
+    for j in range(n):
+        smu += mu[j]
+    thr = ub - 1.0 + EPS * max(1.0, abs(ub))
+    removed = 0
+    left = 0
+    L = INF
+    for t in range(1, T + 1):
+        for q in range(ptr[t], ptr[t + 1]):
+            if t == T and F[q] < INF and F[q] + smu < L:
+                L = F[q] + smu
+            if F[q] < INF and G[q] < INF and F[q] + G[q] + smu <= thr:
+                left += 1
+            else:
+                allow[t, jobs[q]] = 0
+                removed += 1
+    return removed, left, L
+
+
+__all__ = ["pair_ok", "peliminate", "psubgradient", "start_lists"]
