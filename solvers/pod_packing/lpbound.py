@@ -43,6 +43,7 @@ from models.pod_packing import GPU_MILLI, Instance
 from solvers.budget import Budget
 from solvers.highs import new_highs, run_highs
 from solvers.pod_packing.common import (
+    capacity_levels,
     level_bound_source,
     lex_lower_bound,
     per_instance,
@@ -57,13 +58,22 @@ MAX_PAIRS = 200_000
 TOL = 1e-6
 
 
-def lp_levels(instance: Instance, budget: Budget) -> dict[int, int] | None:
+def lp_levels(
+    instance: Instance, budget: Budget, incumbent: dict[int, int] | None = None
+) -> dict[int, int] | None:
     """Per level lv: pods of the levels >= lv that stay pending in every feasible solution, by the LP
-    (levels whose LP did not finish are absent); None when the model is too big. Cached per instance."""
+    (levels whose LP did not finish, or could not tell more, are absent); None when the model is too
+    big. ``incumbent``: the cumulative pending counts of a known solution; a level where it already
+    meets the capacity bound is skipped (the LP cannot exceed a feasible count), and with no level left
+    nothing is built. The first answer that solved some LP is kept for the instance."""
     hit = per_instance_peek(instance, "lp_levels")
     if hit is not None:
         return dict(hit)
     rx = relaxation(instance)
+    _, _, capacity = per_instance(instance, "levels", lambda: capacity_levels(instance))
+    todo = [lv for lv in rx.levels if incumbent is None or incumbent.get(lv, 0) > capacity[lv]]
+    if not todo:
+        return {}
     pods = instance.pods
     # identical pods (priority, requests, mask, anti-affinity group) share columns: y[t, n] in
     # [0, count_t] is the number of type-t pods on node n; averaging an x over identical pods shows the
@@ -105,7 +115,9 @@ def lp_levels(instance: Instance, budget: Budget) -> dict[int, int] | None:
     whole = np.array(
         [p.gpu.count if p.gpu is not None and p.gpu.milli == GPU_MILLI else 0 for p in pods], dtype=np.int64
     )[rep]
-    for n, cols in node_cols.items():
+    for k, (n, cols) in enumerate(node_cols.items()):
+        if k % 64 == 63 and budget.should_stop():
+            return {}
         d = tdem[pt[cols]]
         most = count[pt[cols]]
         for r in range(d.shape[1]):
@@ -155,7 +167,7 @@ def lp_levels(instance: Instance, budget: Budget) -> dict[int, int] | None:
     )
     out: dict[int, int] = {}
     all_cols = np.arange(ncol, dtype=np.int32)
-    for lv in rx.levels:
+    for lv in todo:
         if budget.should_stop():
             break
         in_s = tprio[pt] >= lv
@@ -165,7 +177,10 @@ def lp_levels(instance: Instance, budget: Budget) -> dict[int, int] | None:
             cols = node_cols[n]
             cols = cols[in_s[cols]]
             dem = np.repeat(tdem[pt[cols]], count[pt[cols]], axis=0)
-            h.changeRowBounds(card_first + k, -inf, float(_cardinality(dem, rx.free[n])))
+            if (dem.sum(axis=0) <= rx.free[n]).all():
+                h.changeRowBounds(card_first + k, -inf, inf)  # all of them fit: the cut says nothing
+            else:
+                h.changeRowBounds(card_first + k, -inf, float(_cardinality(dem, rx.free[n])))
         oc = run_highs(h, budget, is_mip=False)
         if oc.bound is None:  # not solved to optimality within the budget
             break
@@ -188,7 +203,14 @@ def _cardinality(demand: np.ndarray, free: np.ndarray) -> int:
 def run_lp_bound(instance: Instance, budget: Budget, hint: Any = None) -> Result:
     """The ``auto`` step: the lexicographic bound with the LP's level counts folded in, no solution."""
     t0 = time.perf_counter()
-    got = lp_levels(instance, budget)
+    incumbent = None
+    if hint is not None:
+        placed = dict(hint.placements)
+        incumbent = {
+            lv: sum(1 for p in instance.pods if p.priority >= lv and placed.get(p.name) is None)
+            for lv in {p.priority for p in instance.pods}
+        }
+    got = lp_levels(instance, budget, incumbent)
     _, total = lex_lower_bound(instance)
     stats = {"time_s": round(time.perf_counter() - t0, 4), "levels": None if got is None else len(got)}
     return Result(
