@@ -30,6 +30,9 @@ def test_lp_sees_per_node_fit_and_certifies() -> None:
     _, _, capacity = capacity_levels(inst)
     assert capacity == {0: 0}  # pooled capacity: all three could fit
     assert lp_levels(inst, Budget(5)) == {0: 1}
+    # with an incumbent that already meets the capacity bound there is nothing to learn: no LP at all
+    assert lp_levels(three_into_two(), Budget(5), incumbent={0: 0}) == {}
+    assert lp_levels(three_into_two(), Budget(5), incumbent={0: 1}) == {0: 1}
     # a fresh instance (nothing cached); a long budget, as a cold Numba cache compiles fit inside it
     res = solve(three_into_two(), "auto", Budget(60))
     assert res.status is Status.OPTIMAL and res.objective == 1, (res.status, res.bound, res.stats)
