@@ -47,7 +47,8 @@ from solvers.result import Limit, Result, Status
 from solvers.task_allocation import lagrange
 from solvers.task_allocation._data import Arrays, arrays
 
-#: the last LP relaxation solved by ``lptabu`` for reduced-cost fixing: id(arrays) -> (arrays, z, rc m x n)
+#: the last LP-type bound with reduced costs (``lptabu``'s Lagrangian relaxation of the capacities) for
+#: reduced-cost fixing: id(arrays) -> (arrays, z, rc m x n)
 _LP_CACHE: dict[int, tuple[Arrays, float, np.ndarray]] = {}
 
 
@@ -91,6 +92,9 @@ def reduced_cost_fixing(a: Arrays, x0: np.ndarray, ub: float) -> tuple[Arrays, i
     z + rc_ij > ub - 0.5 (0.5: a margin for LP tolerances) are in no such solution. The pairs of the
     incumbent ``x0`` are kept so the warm start stays valid. A dual bound B of the reduced MIP then
     proves min(ub, B) for the whole instance. Returns the reduced arrays and the number of pairs fixed.
+    ``lptabu`` stores z = L(v) and rc from the Lagrangian relaxation of the capacities instead
+    (:func:`.lagrange.capacity_relaxation`), for which c·x >= L(v) + rc_ij holds for every feasible x
+    using (i, j) by the same argument (no LP needed).
     """
     if a.makespan:
         return a, 0

@@ -10,11 +10,15 @@ Why this chain (measured, see the issue-6 report for the table and the load it w
   objective) the chain is greedy -> mip: the MIP finds and proves optima by itself.
 * On large ones (Yagiura-size) the MIP may not get past its root within the budget (at load 5-7 it
   did not on 54k-64k pair models in 8 s), and greedy starts are poor on type E (e801600: +97 %).
-  ``lptabu`` (:func:`.tabu.run_lp_tabu`) solves the LP relaxation (its bound is kept), rounds it and
-  runs the tabu search from there: 5 s of tabu from the rounding ended +1.1 % / +0.44 % / +0.22 %
-  on e801600 / d801600 / c401600. It gets ``TABU_SHARE`` of the budget; the MIP, warm-started
-  from the best incumbent, gets the rest. Measured at 10 s, load 7-9: a 0.9 tabu share instead
-  left c20400 at 4802 where the MIP's 40 % took it to 4790.
+  ``lptabu`` (:func:`.tabu.run_lp_tabu`) reaches the LP bound by the Lagrangian relaxation of the
+  capacities (subgradient, 0.1-0.4 s on 80 x 1600; an HiGHS LP there took seconds and often did
+  not finish in a 10 s budget, leaving e801600 at +39 % with a bound of 22925), keeps it as the
+  proved bound and for the MIP's reduced-cost fixing, and runs the tabu search, restricted to each
+  task's 5 best agents by reduced cost, from the Lagrangian solution. Yagiura C/D/E at 10 s (all
+  33): mean +1.59 % / max +39.3 % with the LP start (load 0.2-4.1), +0.17 % / +0.79 % with this one
+  (load 2.9-4.0). It gets ``TABU_SHARE`` of the budget; the MIP, warm-started from the best
+  incumbent, gets the rest. Measured at 10 s, load 7-9: a 0.9 tabu share instead left c20400 at
+  4802 where the MIP's 40 % took it to 4790.
 * On small instances with one capacitated resource (m·n <= ``TABU_MIN_PAIRS``) the chain is
   greedy -> lagrange -> tabu -> mip. The Lagrangian bound (:mod:`.lagrange`, ``LAGRANGE_SHARE``)
   comes first: it often meets the greedy incumbent (Chu-Beasley A: proved in 0.01-0.04 s), is
