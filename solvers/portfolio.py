@@ -58,12 +58,13 @@ def run_portfolio(
     stats: dict[str, Any] = {}
     ran = 0
     for step in steps:
-        if step.when is not None and not step.when(instance):
-            continue
         # The first step (a fast heuristic) runs even on an exhausted budget: a client whose deadline
-        # is nearly gone still gets an incumbent rather than nothing.
+        # is nearly gone still gets an incumbent rather than nothing. The expiry is checked before a
+        # step's ``when``, which may cost time of its own (a model size estimate).
         if budget.expired() and ran > 0:
             break
+        if step.when is not None and not step.when(instance):
+            continue
         ran += 1
         if best_sol is not None and (
             bounds_meet(best_obj, best_bound) or budget.should_stop(best_obj, best_bound)

@@ -96,6 +96,17 @@ def check_cost(instance: Instance) -> float:
     return max(per_instance(instance, "check_s", list), default=0.0)
 
 
+def static_masks(instance: Instance) -> np.ndarray:
+    """:meth:`NodeFilter.static` of every pending pod (rows), once per instance (read-only)."""
+
+    def make() -> np.ndarray:
+        m = node_filter(instance).static_all(instance.pods)
+        m.setflags(write=False)
+        return m
+
+    return per_instance(instance, "static", make)
+
+
 def node_filter(instance: Instance) -> NodeFilter:
     """The instance's shared :class:`NodeFilter` (its mask caches are filled once)."""
     return per_instance(instance, "node_filter", lambda: NodeFilter(instance))
@@ -158,6 +169,20 @@ class NodeFilter:
         """Node-level filters pass and the requests fit the empty node."""
         return self.node_level(pod) & (self.cap >= self.request_vector(pod)).all(axis=1)
 
+    def static_all(self, pods: tuple[Pod, ...]) -> np.ndarray:
+        """:meth:`static` of every pod as one (pods x nodes) matrix, vectorised in blocks of pods."""
+        P, N = len(pods), len(self.instance.nodes)
+        out = np.zeros((P, N), dtype=bool)
+        if P == 0:
+            return out
+        req = np.array([self.request_vector(p) for p in pods], dtype=np.int64).reshape(P, -1)
+        block = max(1, 4_000_000 // max(1, N * max(1, req.shape[1])))
+        for a in range(0, P, block):
+            out[a : a + block] = (self.cap[None, :, :] >= req[a : a + block, None, :]).all(axis=2)
+        for i, p in enumerate(pods):
+            out[i] &= self.node_level(p)
+        return out
+
 
 def interacting(instance: Instance) -> tuple[list[bool], list[bool]]:
     """Per pending pod and per running pod: does it have inter-pod terms or hard spread, or is it
@@ -200,8 +225,7 @@ def forced_unplaced(instance: Instance) -> list[bool]:
 
 
 def _forced_unplaced(instance: Instance) -> list[bool]:
-    nf = node_filter(instance)
-    masks = [nf.static(p) for p in instance.pods]
+    masks = list(static_masks(instance))
     forced = [not m.any() for m in masks]
     labels = [nd.labels_map for nd in instance.nodes]
     pods = instance.pods
@@ -308,7 +332,7 @@ def _relaxation(instance: Instance) -> Relaxation:
         demand[i, :-1] = nf.request_vector(p)
         if p.gpu is not None:
             demand[i, -1] = p.gpu.count * p.gpu.milli
-    masks = [nf.static(p) for p in pods]
+    masks = list(static_masks(instance))
     labels = [nd.labels_map for nd in instance.nodes]
     # per pod: (group key, domain count) when it belongs to a self-selecting anti-affinity group
     anti_dom: dict[int, tuple[Any, int, str]] = {}

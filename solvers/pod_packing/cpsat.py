@@ -65,7 +65,7 @@ from models.pod_packing import (
 )
 from solvers.budget import Budget
 from solvers.cpsat import solve_cpsat
-from solvers.pod_packing.common import node_filter
+from solvers.pod_packing.common import node_filter, static_masks
 from solvers.registry import register
 from solvers.result import Result, Status
 
@@ -78,15 +78,10 @@ class BuildStopped(Exception):
 
 def estimated_size(instance: Instance) -> int:
     """Rough number of placement + GPU-device literals of the model (to skip hopeless builds)."""
-    nf = node_filter(instance)
-    total = 0
-    for p in instance.pods:
-        mask = nf.static(p)
-        k = int(mask.sum())
-        total += k
-        if p.gpu is not None:
-            total += int(sum(instance.nodes[n].gpu_count for n in mask.nonzero()[0]))
-    return total
+    masks = static_masks(instance)
+    gpus = np.array([nd.gpu_count for nd in instance.nodes], dtype=np.int64)
+    has_gpu = np.array([p.gpu is not None for p in instance.pods], dtype=bool)
+    return int(masks.sum()) + int((masks[has_gpu] @ gpus).sum()) if len(masks) else 0
 
 
 def key_mask(p: Pod, labels: list[dict[str, str]]) -> np.ndarray:

@@ -68,6 +68,7 @@ from solvers.pod_packing.common import (
     interacting,
     lex_lower_bound,
     node_filter,
+    static_masks,
 )
 from solvers.pod_packing.cpsat import BuildStopped, PodModel, key_mask
 from solvers.registry import register
@@ -95,7 +96,7 @@ class Neighbourhoods:
     def __init__(self, instance: Instance, nf: NodeFilter | None = None):
         self.inst = instance
         self.nf = nf or node_filter(instance)
-        self.static = [self.nf.static(p) for p in instance.pods]
+        self.static = list(static_masks(instance))
         labels = [nd.labels_map for nd in instance.nodes]
         #: the model's candidate nodes per pending pod (node-level filters, empty fit, topology keys)
         self.cand = [m & key_mask(p, labels) for m, p in zip(self.static, instance.pods, strict=True)]
