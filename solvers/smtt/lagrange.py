@@ -23,7 +23,9 @@ visited. The minimum is a DP over t = 0..T keeping for each t the best and the s
 is j, then the second one), O(nT) per evaluation. μ is improved by subgradient steps (g_j = 1 -
 (times job j is on the minimising path), Polyak step λ(UB - L)/||g||², λ halved and μ reset to the best
 after :data:`PATIENCE` evaluations without improvement; deflected directions converged slower here).
-The initial μ_j is job j's cost f_j(C_j) in the upper-bound sequence.
+The initial μ_j is what the upper-bound sequence saves when j is taken out (f_j(C_j) plus the drop of
+the later jobs' costs when they move p_j earlier; :data:`INIT_MODE`): on 12 wt100 instances at 2.5 s
+(load 3) the summed gap to the optimum was 6.7 % points against 20.0 with the old start f_j(C_j).
 
 Restrictions that keep the bound valid. Every rule below removes arcs (j, t) that some optimal
 sequence with cost < UB (UB = the cost of a known sequence) does not use; the relaxation over the
@@ -469,6 +471,27 @@ def eliminate(
     return removed, left, L
 
 
+INIT_MODE = "removal"  # "cost": f_j(C_j); "blend": the mean of the two (12.5 in the test above)
+
+
+def removal_savings(inst: Instance, seq: np.ndarray, pos: np.ndarray, n: int) -> np.ndarray:
+    """μ_j = what the upper-bound sequence saves when j is taken out (its own cost plus the later
+    jobs' cost drop when they move p_j earlier): the marginal cost of j, a dual estimate that starts
+    the subgradient closer than f_j(C_j) on instances where most jobs are early (any μ is valid)."""
+    s = np.asarray(seq, dtype=np.int64)
+    p, d, w = inst.p[s].astype(np.int64), inst.d[s].astype(np.int64), inst.w[s].astype(np.int64)
+    c = np.cumsum(p)
+    f = w * np.maximum(c - d, 0)
+    mu = np.zeros(n)
+    for a in range(s.shape[0]):
+        if pos[s[a]] < 0:
+            continue
+        later = slice(a + 1, None)
+        drop = f[later] - w[later] * np.maximum(c[later] - p[a] - d[later], 0)
+        mu[pos[s[a]]] = float(f[a] + drop.sum())
+    return mu
+
+
 def applicable(inst: Instance) -> bool:
     """Whether :meth:`Lagrangian.build` accepts the instance (some job has a length; the arc table of
     n·(T + 1) cells fits in :data:`MAX_CELLS`)."""
@@ -532,6 +555,10 @@ class Lagrangian:
             clock += int(inst.p[j])
             if pos[j] >= 0:
                 mu[pos[j]] = _f(clock, int(inst.d[j]), int(inst.w[j]))
+        if INIT_MODE == "removal":
+            mu = removal_savings(inst, seq, pos, n)
+        elif INIT_MODE == "blend":
+            mu = 0.5 * (mu + removal_savings(inst, seq, pos, n))
         st = np.array([-INF, LAMBDA0, 0.0, 0.0])
         mbit = np.full(n, -1, dtype=np.int64)
         return cls(inst, ub, keep, p, d, w, T, allow, mu, mu.copy(), st, mbit, prec.astype(np.uint8))
