@@ -357,7 +357,7 @@ def improve_makespan(
 #   tabu[n,m] (iteration until which moving task j *to* agent i is tabu), members[m,n] / cnt[m] / pos[n]
 #   (the tasks of every agent, for the swap neighbourhood), best[n] (best feasible assignment),
 #   fs = [best_cost, w0, weight growth, weight floor (fraction of w0), chain partners, tenure scale,
-#         shifts restricted to the candidate agents (> 0)],
+#         shifts restricted to the candidate agents (> 0), swap partners],
 #   st = [iteration, last improvement, rng state, restarts].
 
 

@@ -100,10 +100,11 @@ def search(
     grow: float = GROW,
     tenure: float = TENURE,
     partners: int = PARTNERS,
+    chain: int = -1,
 ) -> np.ndarray | None:
     """Tabu search from ``start`` (any assignment on allowed pairs); the best feasible one or None.
     With ``cand`` (n x k agents, -1 padded) shifts, too, only go to a task's candidate agents;
-    ``grow``, ``tenure`` and ``partners`` override the module's parameters."""
+    ``grow``, ``tenure``, ``partners`` and ``chain`` (>= 0) override the module's parameters."""
     R, m, n = a.dem.shape[0], a.m, a.n
     assign = start.astype(np.int64).copy()
     cost_t = np.ascontiguousarray(a.obj.T)
@@ -118,7 +119,18 @@ def search(
     pw = np.full((R, m), w0)
     tabu = np.zeros((n, m), np.int64)
     best = assign.copy()
-    fs = np.array([math.inf, w0, grow, FLOOR, CHAIN, tenure, 0.0 if cand is None else 1.0, partners])
+    fs = np.array(
+        [
+            math.inf,
+            w0,
+            grow,
+            FLOOR,
+            CHAIN if chain < 0 else chain,
+            tenure,
+            0.0 if cand is None else 1.0,
+            partners,
+        ]
+    )
     if is_feasible(a, assign):
         fs[0] = assignment_objective(a, assign)
     st = np.array([0, 0, (budget.seed * 2654435761 + 12345) % (2**62) + 1, 0], np.int64)
@@ -239,6 +251,13 @@ LARGE_CANDIDATES = 5
 LARGE_GROW = 1.01
 LARGE_TENURE = 0.1
 LARGE_PARTNERS = 12
+#: ejection chains of length 2 in lptabu's search, for every swap partner (see ``CHAIN``). Measured
+#: with 10 s of search (load 2.9-3.3): chains off / 6 / 12 ended +0.44 / +0.27 / +0.21 % on d801600,
+#: +0.15 / +0.14 / +0.14 % on e801600, +0.06 / +0.04 / +0.04 % on c801600; with 5 s on d40400 /
+#: d60900 / e40400 off +0.69 / +0.55 / +0.27 %, 12 +0.49 / +0.30 / +0.24 % (a quarter of the
+#: iterations, better moves). Restarts from the best with 2-5 % of the tasks moved at random were
+#: tried and dropped: no gain on d801600 / e801600 at 10 s.
+LARGE_CHAIN = 12
 
 
 def reduced_cost_candidates(a: Arrays, rc: np.ndarray, k: int = LARGE_CANDIDATES) -> np.ndarray:
@@ -296,6 +315,7 @@ def run_lp_tabu(inst: Instance, budget: Budget, hint: Solution | None = None) ->
             grow=LARGE_GROW,
             tenure=LARGE_TENURE,
             partners=LARGE_PARTNERS,
+            chain=LARGE_CHAIN,
         )
     else:
         best = improve(inst, budget, hint, stats)
