@@ -237,3 +237,48 @@ def test_pair_dp_is_stronger_on_wt40(wt40: tuple[list[Instance], list[int]]) -> 
     lag.st[1] = 0.25
     lag.run(Budget(deterministic=True), max_rounds=10)
     assert b1 - 1e-6 <= lag.bound <= opt[k] + 1e-6
+
+
+def test_removal_savings_are_the_cost_drop_of_taking_a_job_out() -> None:
+    """The initial multipliers: μ_j = cost(seq) - cost(seq without j), checked by recomputation
+    (zero-length jobs keep no multiplier)."""
+    from solvers.smtt.lagrange import removal_savings
+
+    inst = generate(seed=2, n=9, tf=0.6, rdd=0.4, p_max=9)
+    seq = np.random.default_rng(1).permutation(inst.n).astype(np.int64)
+    pos = np.arange(inst.n, dtype=np.int64)
+    mu = removal_savings(inst, seq, pos, inst.n)
+
+    def total(s: list[int]) -> int:
+        t, c = 0, 0
+        for j in s:
+            t += int(inst.p[j])
+            c += int(inst.w[j]) * max(0, t - int(inst.d[j]))
+        return c
+
+    full = total(seq.tolist())
+    for j in range(inst.n):
+        assert mu[j] == full - total([x for x in seq.tolist() if x != j])
+
+
+@pytest.mark.parametrize("k", [44, 88])
+def test_repaired_upper_bound_is_a_sequence_of_that_cost(
+    wt40: tuple[list[Instance], list[int]], k: int
+) -> None:
+    """From the EDD sequence (a poor UB) the Lagrangian heuristic of stage 2 lowers the UB: every
+    lowered UB is the cost of the sequence it returns, never below the optimum, and the bound stays
+    <= the optimum."""
+    insts, opt = wt40
+    inst = insts[k]
+    seq = np.argsort(inst.d, kind="stable").astype(np.int64)
+    lag = Lagrangian.build(inst, seq)
+    assert lag is not None
+    ub0 = lag.ub
+    lag.stage = 2
+    lag.run(Budget(deterministic=True), max_rounds=20)
+    assert lag.bound <= opt[k] + 1e-6
+    if lag.ub < ub0:
+        assert lag.sequence is not None
+        assert sorted(lag.sequence.tolist()) == list(range(inst.n))
+        assert cost(inst, lag.sequence) == lag.ub >= opt[k]
+    assert lag.stats.get("repairs", 0) > 0

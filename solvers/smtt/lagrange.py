@@ -95,6 +95,7 @@ from solvers.registry import register
 from solvers.result import Limit, Result
 from solvers.smtt.common import cost, hint_sequence, result
 from solvers.smtt.dominance import precedence_pairs, precedes_matrix
+from solvers.smtt.dynasearch import dyna_descent
 from solvers.smtt.pairdp import peliminate, psubgradient, start_lists
 from solvers.smtt.rules import best_rule
 
@@ -108,6 +109,8 @@ ELIM_COST = 4.0  # an elimination costs about this many evaluations (forward, ba
 DETERMINISTIC_CALL_WORK = 2_000_000  # state updates per call in deterministic mode
 ELIM_EVERY = 100  # evaluations between eliminations
 PAIR_ELIM_EVERY = 20  # the same in stage 2 (an evaluation costs more there, elimination removes more)
+REPAIR_SHARE = 0.1  # at most this share of the time goes to the Lagrangian heuristic (_repair)
+DETERMINISTIC_REPAIR_EVERY = 5  # in deterministic mode: every 5th elimination round
 BUMP_SHARE = 0.01  # an elimination resets the step factor only when it removed this share of the arcs
 SWITCH_LAMBDA = 0.01  # stage 1 hands over to the pair DP when its step factor falls below this
 LAMBDA_RESTART = 0.25  # step factor after arcs were removed or memory jobs added
@@ -523,6 +526,7 @@ class Lagrangian:
     sequence: np.ndarray | None = None  # a sequence found by the relaxation (full instance indices)
     stats: dict[str, Any] = field(default_factory=dict)
     pairs: bool = True  # go on with the pair DP (stage 2) when stage 1 has converged
+    ub_c: np.ndarray | None = None  # completion times in the upper-bound sequence (non-zero jobs)
 
     @classmethod
     def build(cls, inst: Instance, seq: np.ndarray) -> Lagrangian | None:
@@ -561,7 +565,15 @@ class Lagrangian:
             mu = 0.5 * (mu + removal_savings(inst, seq, pos, n))
         st = np.array([-INF, LAMBDA0, 0.0, 0.0])
         mbit = np.full(n, -1, dtype=np.int64)
-        return cls(inst, ub, keep, p, d, w, T, allow, mu, mu.copy(), st, mbit, prec.astype(np.uint8))
+        lag = cls(inst, ub, keep, p, d, w, T, allow, mu, mu.copy(), st, mbit, prec.astype(np.uint8))
+        ub_c = np.zeros(n)
+        clock = 0
+        for j in seq:
+            clock += int(inst.p[j])
+            if pos[j] >= 0:
+                ub_c[pos[j]] = clock
+        lag.ub_c = ub_c
+        return lag
 
     def run(self, budget: Budget, *, max_rounds: int = 1000) -> None:
         """Subgradient rounds alternating with elimination; when the multipliers have converged and
@@ -572,6 +584,8 @@ class Lagrangian:
         cnt = np.zeros(n, dtype=np.int64)
         ptr, jobs, arc = arc_lists(self.allow, self.p, self.d, self.w)
         sptr, sidx = start_lists(ptr, jobs, self.p)
+        started = time.perf_counter()
+        repair_s = 0.0
         rounds = 0
         last_elim = 0
         per_work = 1e-8  # seconds per state update, re-measured on every call
@@ -602,8 +616,9 @@ class Lagrangian:
                 self.proved = True
                 break
             if code == 2:
-                zero = np.setdiff1d(np.arange(self.inst.n), self.jobs_idx)
-                self.sequence = np.concatenate((zero, self.jobs_idx[path])).astype(np.int64)
+                if self.st[0] < self.ub or self.sequence is None:  # (else a repaired UB is as good)
+                    zero = np.setdiff1d(np.arange(self.inst.n), self.jobs_idx)
+                    self.sequence = np.concatenate((zero, self.jobs_idx[path])).astype(np.int64)
                 self.proved = True
                 break
             if self.stage == 1 and self.pairs and self.memory == 0 and self.st[1] < SWITCH_LAMBDA:
@@ -613,7 +628,14 @@ class Lagrangian:
                 if budget.remaining() < ELIM_COST * per_work * work:  # would overrun the budget
                     break
                 last_elim = int(self.st[3])
-                if self.stage == 2:
+                if budget.deterministic:  # the heuristic's share from the rounds, not the clock
+                    due = rounds % DETERMINISTIC_REPAIR_EVERY == 0
+                else:
+                    due = repair_s <= REPAIR_SHARE * (time.perf_counter() - started)
+                if self.stage == 2 and due:
+                    r0 = time.perf_counter()
+                    self._repair(path, cnt)
+                    repair_s += time.perf_counter() - r0
                     removed, left, _ = peliminate(
                         self.p, self.d, self.w, self.prec, self.best_mu, self.allow, ptr, jobs, arc,
                         sptr, sidx, float(self.ub),
@@ -670,6 +692,38 @@ class Lagrangian:
             added += 1
         return added > 0
 
+    def _repair(self, path: np.ndarray, cnt: np.ndarray) -> None:
+        """Lagrangian heuristic: order the jobs by their mean completion time on the last minimising
+        path (``path`` holds its last arcs, from T backwards; a job it misses keeps its completion time
+        in the UB sequence), improve that sequence by a dynasearch descent, and take it as the new UB
+        when it is cheaper. A lower UB keeps every earlier elimination valid (an arc used by no
+        sequence of cost < UB is used by none of cost < a smaller UB) and tightens the later ones."""
+        if self.ub_c is None:
+            return
+        n = self.p.shape[0]
+        k = min(int(cnt.sum()), n)
+        kept = path[:k]
+        comp = self.T - np.cumsum(self.p[kept]) + self.p[kept]
+        sums = np.zeros(n)
+        num = np.zeros(n)
+        np.add.at(sums, kept, comp)
+        np.add.at(num, kept, 1.0)
+        key = self.ub_c.copy()
+        seen = num > 0
+        key[seen] = sums[seen] / num[seen]
+        seq = np.argsort(key, kind="stable").astype(np.int64)
+        c = dyna_descent(seq, self.p, self.d, self.w)
+        self.stats["repairs"] = self.stats.get("repairs", 0) + 1
+        if c < self.ub:
+            self.ub = int(c)
+            order = np.cumsum(self.p[seq])
+            self.ub_c = np.empty(n)
+            self.ub_c[seq] = order
+            zero = np.setdiff1d(np.arange(self.inst.n), self.jobs_idx)
+            self.sequence = np.concatenate((zero, self.jobs_idx[seq])).astype(np.int64)
+            self.stats["repair_improved"] = self.stats.get("repair_improved", 0) + 1
+            self._take(self.bound)
+
     def _take(self, value: float) -> None:
         v = min(value, float(self.ub))
         if v > self.bound:
@@ -696,6 +750,7 @@ def warm() -> None:
         PATIENCE, LAMBDA_MIN,
     )  # fmt: skip
     peliminate(lag.p, lag.d, lag.w, lag.prec, lag.best_mu, lag.allow, ptr, jobs, arc, sptr, sidx, 40.0)
+    dyna_descent(np.arange(5, dtype=np.int64), lag.p, lag.d, lag.w)  # writable arrays: not ids' signature
 
 
 def close_cpsat(lag: Lagrangian, budget: Budget) -> Limit:
