@@ -266,7 +266,7 @@ def test_repaired_upper_bound_is_a_sequence_of_that_cost(
     wt40: tuple[list[Instance], list[int]], k: int
 ) -> None:
     """From the EDD sequence (a poor UB) the Lagrangian heuristic of stage 2 lowers the UB: every
-    lowered UB is the cost of the sequence it returns, never below the optimum, and the bound stays
+    lowered UB is at least the cost of the sequence it returns, never below the optimum, and the bound stays
     <= the optimum."""
     insts, opt = wt40
     inst = insts[k]
@@ -280,5 +280,6 @@ def test_repaired_upper_bound_is_a_sequence_of_that_cost(
     if lag.ub < ub0:
         assert lag.sequence is not None
         assert sorted(lag.sequence.tolist()) == list(range(inst.n))
-        assert cost(inst, lag.sequence) == lag.ub >= opt[k]
+        # the repaired UB's sequence, or a cheaper one (a minimising path that is a permutation)
+        assert opt[k] <= cost(inst, lag.sequence) <= lag.ub
     assert lag.stats.get("repairs", 0) > 0
