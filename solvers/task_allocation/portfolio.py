@@ -72,7 +72,7 @@ def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
         Step("greedy", greedy.run, share=0.1 if _large_cost(inst) else 0.25),
         Step("lptabu", tabu.run_lp_tabu, share=TABU_SHARE, when=_large_cost),
         Step("lagrange", lagrange.run, share=LAGRANGE_SHARE, when=_lagrange_ok),
-        Step("tabu", tabu.run, share=SMALL_TABU_SHARE, when=_lagrange_ok),
+        Step("lptabu", tabu.run_lp_tabu, share=SMALL_TABU_SHARE, when=_lagrange_ok),
         Step("mip", exact.run_mip, share=1.0),
     ]
     return run_portfolio(inst, budget, steps, hint=hint)

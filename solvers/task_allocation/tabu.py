@@ -288,7 +288,7 @@ def run_lp_tabu(inst: Instance, budget: Budget, hint: Solution | None = None) ->
     largest instances, which left the tabu search to start from the greedy incumbent (+97 % on
     e801600). The hint, when feasible, is kept if the search does not beat it."""
     from solvers.task_allocation import lagrange
-    from solvers.task_allocation.exact import remember_lp
+    from solvers.task_allocation.exact import known_bound, remember_lp
 
     a = arrays(inst)
     if a.orphans or a.makespan:
@@ -305,11 +305,12 @@ def run_lp_tabu(inst: Instance, budget: Budget, hint: Solution | None = None) ->
     if got is not None:
         bound, _v, start, rc = got
         remember_lp(a, bound, rc)
+        stop_at = max(bound, known_bound(a) or -math.inf)  # e.g. the knapsack Lagrangian bound, when run
         best = search(
             a,
             start,
             budget,
-            target=math.ceil(bound - 1e-6),
+            target=math.ceil(stop_at - 1e-6),
             stats=stats,
             cand=reduced_cost_candidates(a, rc),
             grow=LARGE_GROW,
