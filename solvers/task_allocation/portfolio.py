@@ -1,5 +1,5 @@
-"""``auto``: greedy incumbent, then (large cost instances) LP + tabu search or (small ones) Lagrangian bound +
-tabu search, then the HiGHS MIP warm-started from the best incumbent with everything left.
+"""``auto``: greedy incumbent, then (large cost instances) ``lptabu`` or (small ones) the knapsack Lagrangian
+bound + ``lptabu``, then the HiGHS MIP warm-started from the best incumbent with everything left.
 
 Why this chain (measured, see the issue-6 report for the table and the load it was measured under):
 
@@ -11,25 +11,29 @@ Why this chain (measured, see the issue-6 report for the table and the load it w
 * On large ones (Yagiura-size) the MIP may not get past its root within the budget (at load 5-7 it
   did not on 54k-64k pair models in 8 s), and greedy starts are poor on type E (e801600: +97 %).
   ``lptabu`` (:func:`.tabu.run_lp_tabu`) reaches the LP bound by the Lagrangian relaxation of the
-  capacities (subgradient, 0.1-0.4 s on 80 x 1600; an HiGHS LP there took seconds and often did
-  not finish in a 10 s budget, leaving e801600 at +39 % with a bound of 22925), keeps it as the
-  proved bound and for the MIP's reduced-cost fixing, and runs the tabu search, restricted to each
-  task's 5 best agents by reduced cost, from the Lagrangian solution. Yagiura C/D/E at 10 s (all
-  33): mean +1.59 % / max +39.3 % with the LP start (load 0.2-4.1), +0.17 % / +0.79 % with this one
-  (load 2.9-4.0). It gets ``TABU_SHARE`` of the budget; the MIP, warm-started from the best
-  incumbent, gets the rest. Measured at 10 s, load 7-9: a 0.9 tabu share instead left c20400 at
-  4802 where the MIP's 40 % took it to 4790.
-* On small instances with one capacitated resource (m·n <= ``TABU_MIN_PAIRS``) the chain is
-  greedy -> lagrange -> tabu -> mip. The Lagrangian bound (:mod:`.lagrange`, ``LAGRANGE_SHARE``)
-  comes first: it often meets the greedy incumbent (Chu-Beasley A: proved in 0.01-0.04 s), is
-  often above HiGHS's dual bound at 10 s (d05100: 6350 vs 6349, best known 6353), and its
-  multipliers let the MIP drop every pair whose forced-in Lagrangian bound exceeds incumbent - 1
+  capacities (subgradient, 0.1-0.4 s on 80 x 1600; an HiGHS LP there took seconds and often did not
+  finish in a 10 s budget, leaving e801600 at +39 % with a bound of 22925), keeps it as the proved
+  bound and for the MIP's reduced-cost fixing, and runs the tabu search, restricted to each task's 5
+  best agents by reduced cost, from the Lagrangian solution. Yagiura C/D/E at 10 s (all 33): mean
+  +1.59 % / max +39.3 % with the LP start (load 0.2-4.1), +0.17 % / +0.79 % with this one (load
+  2.9-4.0), +0.14 % / +0.79 % with ejection chains added (load 2.6-3.5). It gets ``TABU_SHARE`` of
+  the budget; the MIP, warm-started from the best incumbent, gets the rest. Measured at 10 s, load
+  7-9: a 0.9 tabu share instead left c20400 at 4802 where the MIP's 40 % took it to 4790.
+* On small instances with one capacitated resource (m·n <= ``TABU_MIN_PAIRS``) the chain is greedy
+  -> lagrange -> lptabu -> mip. The Lagrangian bound (:mod:`.lagrange`, ``LAGRANGE_SHARE``) comes
+  first: it often meets the greedy incumbent (Chu-Beasley A: proved in 0.01-0.04 s), is often above
+  HiGHS's dual bound at 10 s (d05100: 6350 vs 6349, best known 6353), and its multipliers let the
+  MIP drop every pair whose forced-in Lagrangian bound exceeds incumbent - 1
   (:func:`.lagrange.fixing_mask`; c10200 at incumbent 2808: 409 of 2,000 pairs left). The tabu
   search (``SMALL_TABU_SHARE``, stopping at that bound: b10100 proved in 0.3 s) hands the MIP a
-  better incumbent (1.5 s on Chu b05200, b10200, c05200, c10200, c20200: 0.2-0.5 % above best
-  known, greedy 1.6-3.6 %; measured at load 7). Splitting the MIP in two runs instead was measured
-  worse: at load 5 HiGHS found nothing better than greedy within 5 s on c05200 / c20200 / b05200,
-  which it finds in 8 s.
+  better incumbent (1.5 s on Chu b05200, b10200, c05200, c10200, c20200: 0.2-0.5 % above best known,
+  greedy 1.6-3.6 %; measured at load 7). It is ``lptabu`` (the capacity-Lagrangian start and
+  candidate lists) rather than ``tabu``: 3 s of each on Yagiura e20100 / e20200 / e10100 / d10400
+  ended +0.57 / +0.17 / +0.18 / +0.10 % against +2.26 / +2.46 / +0.43 / +0.90 % (load 2.8), and
+  Chu-Beasley at 10 s went from 14 to 15 of 24 proved, type D mean +0.79 % -> +0.45 % (gap1-12: 60
+  of 60 proved either way; both runs side by side at load 2.6-4.9). Splitting the MIP in two runs
+  instead was measured worse: at load 5 HiGHS found nothing better than greedy within 5 s on c05200
+  / c20200 / b05200, which it finds in 8 s.
 
 The makespan objective follows the same chain (tabu hands makespan instances to greedy, so on them
 the step is skipped).
@@ -64,9 +68,7 @@ def _large_cost(inst: Instance) -> bool:
     return inst.objective == "cost" and inst.num_agents * inst.num_tasks > TABU_MIN_PAIRS
 
 
-@register(
-    PROBLEM, "auto", "portfolio", "greedy, Lagrangian bound or LP, tabu search, then HiGHS MIP warm-started"
-)
+@register(PROBLEM, "auto", "portfolio", "greedy, Lagrangian bounds, lptabu, then HiGHS MIP warm-started")
 def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
     steps = [
         Step("greedy", greedy.run, share=0.1 if _large_cost(inst) else 0.25),
