@@ -312,7 +312,7 @@ def run_lp_tabu(inst: Instance, budget: Budget, hint: Solution | None = None) ->
             budget,
             target=math.ceil(stop_at - 1e-6),
             stats=stats,
-            cand=reduced_cost_candidates(a, rc),
+            cand=reduced_cost_candidates(a, rc, LARGE_CANDIDATES),
             grow=LARGE_GROW,
             tenure=LARGE_TENURE,
             partners=LARGE_PARTNERS,
