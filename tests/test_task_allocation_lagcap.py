@@ -123,3 +123,50 @@ def test_reduced_cost_candidates_are_the_smallest_allowed() -> None:
         assert list(cand[j][: len(ok)]) == ok and (cand[j][len(ok) :] == -1).all()
     sol = Solution.from_array(np.argmin(np.where(a.allowed, rc, np.inf), axis=0))
     assert len(sol.assignment) == a.n
+
+
+def test_merge_mip_is_feasible_and_no_worse_than_its_inputs(shared_data: Path) -> None:
+    """The MIP over the union of two searches' pairs (Yagiura e10200, different seeds) returns a
+    feasible assignment no worse than the better input and no better than the best known value."""
+    table = read_best_known((shared_data / "gap/best-known.csv").read_text())
+    _lb, best, _ = table["yagiura2004/e10200"]
+    [inst] = read_orlib_gap((shared_data / "gap/yagiura2004/e10200").read_text(), "e10200")
+    a = arrays(inst)
+    got = lagrange.capacity_relaxation(a, Budget(1, deterministic=True))
+    assert got is not None
+    _lval, _v, start, rc = got
+    cand = tabu.reduced_cost_candidates(a, rc)
+    sols = []
+    for seed in (1, 2):
+        x = tabu.search(
+            a, start, Budget(0.5, deterministic=True, seed=seed), cand=cand, chain=tabu.LARGE_CHAIN
+        )
+        assert x is not None and is_feasible(a, x)
+        sols.append(x)
+    sols.sort(key=lambda y: assignment_objective(a, y))
+    stats: dict = {}
+    y = tabu.merge_mip(a, sols, Budget(5), stats)
+    assert y is not None and is_feasible(a, y)
+    assert best <= assignment_objective(a, y) <= assignment_objective(a, sols[0])
+    assert stats["merge_pairs"] <= 2 * a.n
+
+
+def test_lptabu_multi_search_path_keeps_the_budget(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With short searches allowed (RUN_S 0.5 s), lptabu on Yagiura e201600 with 3 s runs several
+    searches and the merge MIP, and still returns a feasible answer with bound <= best known <=
+    objective within 3.3 s."""
+    import time
+
+    monkeypatch.setattr(tabu, "RUN_S", 0.5)
+    table = read_best_known((shared_data / "gap/best-known.csv").read_text())
+    _lb, best, _ = table["yagiura2004/e201600"]
+    [inst] = read_orlib_gap((shared_data / "gap/yagiura2004/e201600").read_text(), "e201600")
+    t = time.monotonic()
+    r = solve(inst, "lptabu", Budget(3, seed=5))
+    assert time.monotonic() - t < 3.3
+    assert r.stats.get("searches", 0) >= 2
+    assert r.solution is not None and evaluate(inst, r.solution).feasible
+    assert r.bound is not None and r.objective is not None
+    assert r.bound <= best <= r.objective
