@@ -9,8 +9,9 @@ priority/size orders with best fit (MostAllocated, which also covers ``kube-most
 a few nodes at a time with CP-SAT (small models that solve in milliseconds); ``cpsat-lex`` solves the
 priority levels in turn from the best of them, and certifies a level at once, without a model, when
 the incumbent meets the capacity bound. CP-SAT is skipped when the model would have more than
-:data:`MAX_CPSAT_LITERALS` placement/device literals (its build alone would take seconds): ``auto``
-then answers with the heuristics and the capacity bound.
+:data:`MAX_CPSAT_LITERALS` placement/device literals, or when its build alone is expected to take more
+than :data:`LEX_BUILD_SHARE` of the budget (:data:`BUILD_S_PER_LITERAL`): LNS then gets all the time
+and ``auto`` answers with the heuristics and the bounds.
 
 The chain is :func:`solvers.portfolio.run_portfolio`'s (same child budgets, stop rules, stats and
 result naming), except for the checks: the checker costs tens of milliseconds on a few hundred pods,
@@ -43,20 +44,29 @@ from solvers.result import Result
 MAX_CPSAT_LITERALS = 150_000
 #: ``greedy`` runs only on batches of at most this many pods
 GREEDY_MAX_PODS = 150
+#: seconds to build the CP-SAT model per placement/device literal (34-55 us measured on the failing
+#: scenarios at load 1; a 188-pod, 7,138-literal model took 0.39 s)
+BUILD_S_PER_LITERAL = 40e-6
+#: ``cpsat-lex`` runs only when its build is expected to take at most this share of the budget left at
+#: the start (it gets about a third of the budget, after LNS); otherwise LNS gets all the time. On 1 s
+#: budgets a lex step whose build could not finish used to overrun the budget by up to 0.14 s.
+LEX_BUILD_SHARE = 0.25
 
 
 @register(
     "pod_packing", "auto", "portfolio", "kube -> fit -> lp-bound -> greedy -> lns -> cpsat-lex (warm-started)"
 )
 def run_auto(instance: Instance, budget: Budget, hint: Any = None) -> Result:
+    size = estimated_size(instance)
+    lex = size <= MAX_CPSAT_LITERALS and size * BUILD_S_PER_LITERAL <= LEX_BUILD_SHARE * budget.remaining()
     steps = [
         Step("kube", run_kube, share=0.6),
         Step("fit", run_fit, share=0.3),
         Step("lp-bound", run_lp_bound, share=0.25),
         # big batches: fit's orders cover greedy's; the time goes to LNS
         Step("greedy", run_greedy, share=0.3, when=lambda i: len(i.pods) <= GREEDY_MAX_PODS),
-        Step("lns", run_lns, share=0.6),
-        Step("cpsat-lex", run_lex, share=1.0, when=lambda i: estimated_size(i) <= MAX_CPSAT_LITERALS),
+        Step("lns", run_lns, share=0.6 if lex else 1.0),
+        Step("cpsat-lex", run_lex, share=1.0, when=lambda i: lex),
     ]
     # the checker costs tens of milliseconds on a few hundred pods: each answer is checked once, only
     # when it can beat the incumbent, and time for the registry's final check is kept back
