@@ -99,7 +99,7 @@ from solvers.result import Limit, Result
 from solvers.smtt.common import cost, hint_sequence, result
 from solvers.smtt.dominance import precedence_pairs, precedes_matrix
 from solvers.smtt.dynasearch import dyna_descent
-from solvers.smtt.pairdp import peliminate, psubgradient, start_lists
+from solvers.smtt.pairdp import peliminate, psubgradient, start_lists, step_multipliers
 from solvers.smtt.rules import best_rule
 
 INF = 1e300
@@ -387,32 +387,9 @@ def subgradient(
             j = A1[tp, ps] if A1[tp, ps] != j else A2[tp, ps]
             t = tp
             s = ps
-        norm2 = 0.0
-        for k in range(n):
-            g[k] = 1.0 - cnt[k]
-            norm2 += g[k] * g[k]
-        if st[0] + 1e-9 < L:
-            st[0] = L
-            best_mu[:] = mu
-            st[2] = 0
-        else:
-            st[2] += 1
-            if st[2] >= PATIENCE:
-                st[1] *= 0.5
-                st[2] = 0
-                mu[:] = best_mu
-        if norm2 == 0.0:
-            st[0] = L
-            best_mu[:] = mu
-            path[:n] = path[:n][::-1].copy()
-            return 2
-        if st[0] > thr:
-            return 1
-        if st[1] < LAMBDA_MIN:
-            return 3
-        step = st[1] * (ub - L) / norm2
-        for k in range(n):
-            mu[k] += step * g[k]
+        done = step_multipliers(n, cnt, g, mu, best_mu, st, L, ub, thr, PATIENCE, LAMBDA_MIN, path)
+        if done:
+            return done
     return 0
 
 

@@ -176,6 +176,55 @@ def pbackward(
 
 
 @njit(cache=True)
+def step_multipliers(
+    n: int,
+    cnt: np.ndarray,
+    g: np.ndarray,
+    mu: np.ndarray,
+    best_mu: np.ndarray,
+    st: np.ndarray,
+    L: float,
+    ub: float,
+    thr: float,
+    patience: int,
+    lambda_min: float,
+    path: np.ndarray,
+) -> int:
+    """One subgradient step after a DP evaluation of value ``L`` whose path uses job k ``cnt[k]`` times
+    (shared by the stage-1 and pair DPs). ``st`` = (best value, step scale, rounds without gain): the
+    best multipliers are kept and the scale halves after ``patience`` rounds without gain. Returns 0 to
+    go on; 2 when the path is a permutation (``path`` reversed into sequence order, the bound is exact
+    for it); 1 when the best value passed ``thr``; 3 when the scale fell below ``lambda_min``."""
+    norm2 = 0.0
+    for k in range(n):
+        g[k] = 1.0 - cnt[k]
+        norm2 += g[k] * g[k]
+    if st[0] + 1e-9 < L:
+        st[0] = L
+        best_mu[:] = mu
+        st[2] = 0
+    else:
+        st[2] += 1
+        if st[2] >= patience:
+            st[1] *= 0.5
+            st[2] = 0
+            mu[:] = best_mu
+    if norm2 == 0.0:
+        st[0] = L
+        best_mu[:] = mu
+        path[:n] = path[:n][::-1].copy()
+        return 2
+    if st[0] > thr:
+        return 1
+    if st[1] < lambda_min:
+        return 3
+    step = st[1] * (ub - L) / norm2
+    for k in range(n):
+        mu[k] += step * g[k]
+    return 0
+
+
+@njit(cache=True)
 def psubgradient(
     p: np.ndarray,
     d: np.ndarray,
@@ -233,32 +282,9 @@ def psubgradient(
                 path[m] = j
             m += 1
             q = P[q]
-        norm2 = 0.0
-        for k in range(n):
-            g[k] = 1.0 - cnt[k]
-            norm2 += g[k] * g[k]
-        if st[0] + 1e-9 < L:
-            st[0] = L
-            best_mu[:] = mu
-            st[2] = 0
-        else:
-            st[2] += 1
-            if st[2] >= patience:
-                st[1] *= 0.5
-                st[2] = 0
-                mu[:] = best_mu
-        if norm2 == 0.0:
-            st[0] = L
-            best_mu[:] = mu
-            path[:n] = path[:n][::-1].copy()
-            return 2
-        if st[0] > thr:
-            return 1
-        if st[1] < lambda_min:
-            return 3
-        step = st[1] * (ub - L) / norm2
-        for k in range(n):
-            mu[k] += step * g[k]
+        done = step_multipliers(n, cnt, g, mu, best_mu, st, L, ub, thr, patience, lambda_min, path)
+        if done:
+            return done
     return 0
 
 
