@@ -336,4 +336,4 @@ def peliminate(
     return removed, left, L
 
 
-__all__ = ["pair_ok", "peliminate", "psubgradient", "start_lists"]
+__all__ = ["pair_ok", "peliminate", "psubgradient", "start_lists", "step_multipliers"]
