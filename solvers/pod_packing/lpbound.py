@@ -32,6 +32,7 @@ objective, the column bounds and the cardinality rows change, so HiGHS warm-star
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from typing import Any
@@ -46,6 +47,7 @@ from solvers.pod_packing.common import (
     capacity_levels,
     level_bound_source,
     lex_lower_bound,
+    pending_vector,
     per_instance,
     per_instance_peek,
     relaxation,
@@ -205,11 +207,9 @@ def run_lp_bound(instance: Instance, budget: Budget, hint: Any = None) -> Result
     t0 = time.perf_counter()
     incumbent = None
     if hint is not None:
-        placed = dict(hint.placements)
-        incumbent = {
-            lv: sum(1 for p in instance.pods if p.priority >= lv and placed.get(p.name) is None)
-            for lv in {p.priority for p in instance.pods}
-        }
+        levels = sorted({p.priority for p in instance.pods}, reverse=True)
+        cumulative = itertools.accumulate(pending_vector(instance, hint))
+        incumbent = dict(zip(levels, cumulative, strict=True))
     got = lp_levels(instance, budget, incumbent)
     _, total = lex_lower_bound(instance)
     stats = {"time_s": round(time.perf_counter() - t0, 4), "levels": None if got is None else len(got)}
