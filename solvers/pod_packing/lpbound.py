@@ -44,8 +44,8 @@ from models.pod_packing import GPU_MILLI, Instance
 from solvers.budget import Budget
 from solvers.highs import new_highs, run_highs
 from solvers.pod_packing.common import (
-    capacity_levels,
     level_bound_source,
+    level_lower_bounds,
     lex_lower_bound,
     pending_vector,
     per_instance,
@@ -72,7 +72,7 @@ def lp_levels(
     if hit is not None:
         return dict(hit)
     rx = relaxation(instance)
-    _, _, capacity = per_instance(instance, "levels", lambda: capacity_levels(instance))
+    _, _, capacity = level_lower_bounds(instance)  # nothing of the LP's is cached yet: capacity alone
     todo = [lv for lv in rx.levels if incumbent is None or incumbent.get(lv, 0) > capacity[lv]]
     if not todo:
         return {}
@@ -187,8 +187,11 @@ def lp_levels(
         if oc.bound is None:  # not solved to optimality within the budget
             break
         out[lv] = int((prio >= lv).sum()) - math.floor(oc.bound + TOL)
-    # partial results are valid too (a level left out keeps the capacity bound)
-    return dict(per_instance(instance, "lp_levels", lambda: out))
+    # partial results are valid too (a level left out keeps the capacity bound); nothing solved, nothing
+    # kept, so a later call with more time may try again
+    if out:
+        per_instance(instance, "lp_levels", lambda: out)
+    return dict(out)
 
 
 def _cardinality(demand: np.ndarray, free: np.ndarray) -> int:
