@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler
@@ -50,6 +52,8 @@ import orjson
 from models.common import InstanceError
 from models.pod_packing import GPU_MILLI, Instance, Node, Options, Pod, node_filter_reasons, read_kubectl
 from solvers.pod_packing.kube import ClusterState
+
+log = logging.getLogger("allot.extender")
 
 MAX_PRIORITY = 10
 #: How often ``allot serve --cluster-snapshot`` looks for a newer snapshot file (seconds, default).
@@ -411,15 +415,11 @@ class SnapshotFile:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if self._seen is None and interval > 0:
-            import logging
-
-            logging.getLogger("allot.extender").warning("cluster snapshot %s not there yet: waiting", path)
+            log.warning("cluster snapshot %s not there yet: waiting", path)
             return
         self.load()
 
     def _stamp(self) -> tuple[int, int] | None:
-        import os
-
         try:
             st = os.stat(self.path)
         except OSError:
@@ -443,8 +443,6 @@ class SnapshotFile:
 
     def poll(self) -> bool:
         """Reload when the file changed since the last look; True when a new snapshot was taken."""
-        import logging
-
         stamp = self._stamp()
         if stamp is None or stamp == self._seen:
             return False
@@ -453,10 +451,10 @@ class SnapshotFile:
             n = self.load()
         except (OSError, ExtenderError) as e:
             self.last_error = str(e)
-            logging.getLogger("allot.extender").warning("cluster snapshot kept; new file rejected: %s", e)
+            log.warning("cluster snapshot kept; new file rejected: %s", e)
             return False
         self.last_error = None
-        logging.getLogger("allot.extender").info("cluster snapshot %d: %d running pods", self.ext.version, n)
+        log.info("cluster snapshot %d: %d running pods", self.ext.version, n)
         return True
 
     def start(self) -> SnapshotFile:

@@ -119,6 +119,7 @@ class ClusterState:
         self.nf = node_filter(instance)
         n = len(instance.nodes)
         self.res = instance.resources
+        self._col = {r: j for j, r in enumerate(self.res)}
         self.cap = self.nf.cap
         self.used = np.zeros_like(self.cap)
         self.cap_cm = np.array(
@@ -542,7 +543,7 @@ class ClusterState:
         req = np.zeros((k, m), dtype=np.int64)
         weights = np.array([w for _, w in scoring.resources], dtype=np.int64)
         preq = self.request(pod)
-        col = {r: j for j, r in enumerate(self.res)}
+        col = self._col
         for c, (name, _) in enumerate(scoring.resources):
             if name in ("cpu", "memory"):
                 j = 0 if name == "cpu" else 1
