@@ -94,11 +94,14 @@ class Extender:
             md = item.get("metadata", {}) if isinstance(item, Mapping) else {}
             if item.get("kind") == "Pod" and md.get("uid"):
                 uids[f"{md.get('namespace', 'default')}/{md.get('name')}"] = md["uid"]
+        # the replica's state of the whole snapshot, built here (in the caller's thread: the snapshot
+        # watcher's when it re-reads) rather than by the first NodeNames request naming every node
+        warm = ClusterState(Instance(inst.nodes, (), inst.running, Options(), "extender"))
         with self._lock:
             self._running = inst.running
             self._snap_nodes = {n.name: n for n in inst.nodes}
             self._version += 1
-            self._states.clear()
+            self._states = {(tuple(map(id, inst.nodes)), self._version): warm}
             self._running_by_uid = {uids[p.name]: p for p in inst.running if p.name in uids}
         # The snapshot lives until the next one: keep the cyclic collector from walking it again and
         # again. Full collections over a 1,000-node snapshot were the p99 of filter + prioritize
