@@ -69,7 +69,7 @@ STEPS = [
     Step("lawler", run_lawler, share=LAWLER_SHARE, when=lambda inst: not inst.weighted),
     Step("ids", _ls_step, share=LS_SHARE),
     Step("ssdp", run_ssdp, share=1.0, when=ssdp_applicable),
-    # ssdp uses the whole rest (its own stage 3 is CP-SAT); a CP-SAT model started on the few ms it
+    # ssdp uses the whole rest (its own stage 4 is CP-SAT); a CP-SAT model started on the few ms it
     # leaves would overrun the budget while it is built
     Step("cpsat", run_cpsat, share=1.0, when=lambda inst: not ssdp_applicable(inst)),
 ]

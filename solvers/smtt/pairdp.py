@@ -101,8 +101,11 @@ def pforward(
     sq: np.ndarray,
 ) -> None:
     """F[q]: best allowed path from 0 ending with arc q; P[q] its previous arc (-1 at the start).
-    ``sv, sj, sq`` (scratch) hold each time's arcs sorted by F: value, job, arc, contiguous so that
-    the scan reads sequential memory."""
+    ``sv, sj`` (scratch) hold each time's arcs sorted by F: value and job, contiguous so that the scan
+    reads sequential memory; ``sq`` is that order (arc indices, a permutation of each time's segment
+    on entry) and is kept between evaluations: the multipliers change little from one evaluation to
+    the next, so the insertion sort starts from a nearly sorted segment (measured on wt100 #2, 352k
+    arcs: 90 ms per evaluation when every segment was sorted from index order)."""
     T = ptr.shape[0] - 2
     for t in range(1, T + 1):
         for q in range(ptr[t], ptr[t + 1]):
@@ -122,9 +125,9 @@ def pforward(
                     P[q] = sq[r]
                     break
         for r in range(ptr[t], ptr[t + 1]):
-            sv[r] = F[r]
-            sj[r] = jobs[r]
-            sq[r] = r
+            qq = sq[r]
+            sv[r] = F[qq]
+            sj[r] = jobs[qq]
         _sort_seg(sv, sj, sq, ptr[t], ptr[t + 1])
 
 
@@ -147,15 +150,15 @@ def pbackward(
     sq: np.ndarray,
 ) -> None:
     """G[q]: best allowed continuation after arc q to T (0 when q completes at T); H[q] = arc cost -
-    μ + G[q] (the value of entering arc q)."""
+    μ + G[q] (the value of entering arc q). ``sq`` is the order of the arcs by start time, sorted by H
+    (on entry a permutation of each segment of ``sidx``), kept as in :func:`pforward`."""
     T = ptr.shape[0] - 2
     for t in range(T, 0, -1):
         # arcs starting at t complete later: their H is known
         for r in range(sptr[t], sptr[t + 1]):
-            qq = sidx[r]
+            qq = sq[r]
             sv[r] = H[qq]
             sj[r] = jobs[qq]
-            sq[r] = qq
         _sort_seg(sv, sj, sq, sptr[t], sptr[t + 1])
         for q in range(ptr[t], ptr[t + 1]):
             j = jobs[q]
@@ -242,10 +245,12 @@ def psubgradient(
     cnt: np.ndarray,
     patience: int,
     lambda_min: float,
+    sq: np.ndarray,
 ) -> int:
     """Up to ``iters`` subgradient evaluations of the pair DP; same protocol as
     :func:`solvers.smtt.lagrange.subgradient` (``st = [best_L, lambda, stall, evals]``; returns 0 go
-    on, 1 proved / no path, 2 the minimising path is a sequence in ``path``, 3 converged)."""
+    on, 1 proved / no path, 2 the minimising path is a sequence in ``path``, 3 converged). ``sq``: the
+    forward order of :func:`pforward`, kept by the caller."""
     n = p.shape[0]
     T = ptr.shape[0] - 2
     na = jobs.shape[0]
@@ -253,7 +258,6 @@ def psubgradient(
     P = np.empty(na, dtype=np.int64)
     sv = np.empty(na)
     sj = np.empty(na, dtype=np.int64)
-    sq = np.empty(na, dtype=np.int64)
     g = np.empty(n)
     thr = ub - 1.0 + EPS * max(1.0, abs(ub))
     for _ in range(iters):
@@ -302,9 +306,12 @@ def peliminate(
     sptr: np.ndarray,
     sidx: np.ndarray,
     ub: float,
+    sq: np.ndarray,
+    bq: np.ndarray,
 ) -> tuple[int, int, float]:
     """Remove (``allow[t, j] = 0``) every arc whose best allowed path under ``mu`` costs > ub - 1;
-    returns (arcs removed, arcs left, L(mu))."""
+    returns (arcs removed, arcs left, L(mu)). ``sq, bq``: the forward and backward orders of
+    :func:`pforward` and :func:`pbackward`, kept by the caller."""
     n = p.shape[0]
     T = ptr.shape[0] - 2
     na = jobs.shape[0]
@@ -312,11 +319,10 @@ def peliminate(
     P = np.empty(na, dtype=np.int64)
     sv = np.empty(na)
     sj = np.empty(na, dtype=np.int64)
-    sq = np.empty(na, dtype=np.int64)
     G = np.empty(na)
     H = np.empty(na)
     pforward(p, d, w, prec, mu, ptr, jobs, arc, F, P, sv, sj, sq)
-    pbackward(p, d, w, prec, mu, ptr, jobs, arc, sptr, sidx, G, H, sv, sj, sq)
+    pbackward(p, d, w, prec, mu, ptr, jobs, arc, sptr, sidx, G, H, sv, sj, bq)
     smu = 0.0
     for j in range(n):
         smu += mu[j]

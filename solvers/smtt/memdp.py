@@ -1,0 +1,401 @@
+"""Stage 3 of the Lagrangian bound (:mod:`solvers.smtt.lagrange`): the pair DP with memory jobs on an
+explicit, pruned state graph (the "successive sublimation" step of Tanaka, Fujikuma & Araki).
+
+State graph
+-----------
+A state is (t, j, S): job j completes at t and S ⊆ M is the set of memory jobs on the path so far (j's
+bit included when j ∈ M). The states are kept in an array sorted by t and an edge r -> q means "the
+job of r, then the job of q", allowed when the two obey the adjacent-pair rule of
+:mod:`solvers.smtt.pairdp` and the memory sets agree (S_r = S_q minus the bit of q's job). A start
+state has t = p_j and no predecessor; a path must end in a state (T, ·, M). Incoming edges are stored
+in CSR form (``in_ptr``, ``in_src``), which is all the forward pass (a pull over the in-edges, states in
+ascending t) and the backward pass (a push over the same in-edges, states in descending t) need.
+
+Validity. Every sequence of cost < UB that obeys the Emmons precedences and the pair rule (σ* of
+:mod:`solvers.smtt.pairdp` when the optimum is < UB) is a path of this graph: it is a path of the pair
+DP over the arcs left, it uses every memory job exactly once, so its memory sets are exactly the ones
+the expansion below creates, and pruning only removes states and edges that no path of cost < UB
+uses. So for every μ the relaxation over the graph is <= that sequence's cost and, as in stage 1,
+min(UB, L(μ)) is a lower bound on the optimum.
+
+* **Pruning.** With the forward value F[q] (best path to q, q's cost f_j(t) - μ_j included) and the
+  backward value G[q] (best continuation after q), a state with F + G + Σμ > UB - 1 lies on no path
+  of cost < UB; an edge r -> q with F[r] + (f_j(t) - μ_j) + G[q] + Σμ > UB - 1 neither. Both are
+  removed (:func:`prune`), and states left without a predecessor or successor go with them.
+* **Expansion.** Adding memory job m (:func:`expand`) splits every state (t, j, S) into "m not yet
+  done" (kept when m can still complete after t: t + p_m <= m's latest completion) and "m already
+  done" (kept when m can have completed before j starts: t - p_j >= m's earliest completion); the
+  states of m itself get only the second form. An edge survives in the copy whose masks agree.
+  Every path that uses m once keeps exactly one image, so the graph shrinks the relaxation's feasible
+  set without losing a sequence. The state count at most doubles per job; pruning usually takes most
+  of that back, which is what lets M grow to tens of jobs where the dense (T + 1)·2^|M| table of
+  stage 2b stops at about ten.
+
+The minimising path of a graph DP uses each memory job exactly once; when it uses every job exactly
+once it is a sequence and L is its cost.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from solvers.smtt.pairdp import pair_ok, step_multipliers
+
+INF = 1e300
+EPS = 1e-7
+
+#: (t, job, memory mask, cost f_j(t), in_ptr, in_src): one graph, states sorted by t
+Graph = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+@njit(cache=True)
+def build(
+    p: np.ndarray,
+    d: np.ndarray,
+    w: np.ndarray,
+    prec: np.ndarray,
+    ptr: np.ndarray,
+    jobs: np.ndarray,
+    arc: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The memory-free graph over the arcs of the CSR ``ptr, jobs, arc`` (arcs by completion time):
+    state q is arc q, an edge r -> q joins every allowed pair. Returns (t, job, mask, cost, in_ptr,
+    in_src)."""
+    T = ptr.shape[0] - 2
+    na = jobs.shape[0]
+    st_t = np.empty(na, dtype=np.int64)
+    for t in range(T + 1):
+        for q in range(ptr[t], ptr[t + 1]):
+            st_t[q] = t
+    in_ptr = np.zeros(na + 1, dtype=np.int64)
+    for q in range(na):
+        j = jobs[q]
+        tp = st_t[q] - p[j]
+        c = 0
+        if tp > 0:
+            for r in range(ptr[tp], ptr[tp + 1]):
+                if pair_ok(jobs[r], j, st_t[q], p, d, w, prec):
+                    c += 1
+        in_ptr[q + 1] = in_ptr[q] + c
+    in_src = np.empty(in_ptr[na], dtype=np.int32)
+    for q in range(na):
+        j = jobs[q]
+        tp = st_t[q] - p[j]
+        e = in_ptr[q]
+        if tp > 0:
+            for r in range(ptr[tp], ptr[tp + 1]):
+                if pair_ok(jobs[r], j, st_t[q], p, d, w, prec):
+                    in_src[e] = r
+                    e += 1
+    return st_t, jobs.copy(), np.zeros(na, dtype=np.int64), arc.copy(), in_ptr, in_src
+
+
+@njit(cache=True)
+def forward(
+    st_t: np.ndarray,
+    st_j: np.ndarray,
+    st_c: np.ndarray,
+    in_ptr: np.ndarray,
+    in_src: np.ndarray,
+    p: np.ndarray,
+    mu: np.ndarray,
+    F: np.ndarray,
+    P: np.ndarray,
+) -> None:
+    """F[q]: best path value ending in q (q's cost f_j(t) - μ_j included), P[q] its predecessor."""
+    for q in range(st_t.shape[0]):
+        j = st_j[q]
+        P[q] = -1
+        if st_t[q] == p[j]:
+            F[q] = st_c[q] - mu[j]
+            continue
+        b = INF
+        for e in range(in_ptr[q], in_ptr[q + 1]):
+            r = in_src[e]
+            if F[r] < b:
+                b = F[r]
+                P[q] = r
+        F[q] = b + st_c[q] - mu[j] if b < INF else INF
+
+
+@njit(cache=True)
+def backward(
+    st_t: np.ndarray,
+    st_j: np.ndarray,
+    st_m: np.ndarray,
+    st_c: np.ndarray,
+    in_ptr: np.ndarray,
+    in_src: np.ndarray,
+    mu: np.ndarray,
+    T: int,
+    full: int,
+    G: np.ndarray,
+) -> None:
+    """G[q]: best continuation after q to a final state (0 at a final state), pushed backwards along
+    the in-edges (a state's successors complete later, so they come later in the array)."""
+    ns = st_t.shape[0]
+    for q in range(ns):
+        G[q] = 0.0 if (st_t[q] == T and st_m[q] == full) else INF
+    for q in range(ns - 1, -1, -1):
+        if G[q] >= INF:
+            continue
+        h = G[q] + st_c[q] - mu[st_j[q]]
+        for e in range(in_ptr[q], in_ptr[q + 1]):
+            r = in_src[e]
+            if h < G[r]:
+                G[r] = h
+
+
+@njit(cache=True)
+def best_final(st_t: np.ndarray, st_m: np.ndarray, F: np.ndarray, T: int, full: int) -> int:
+    """The final state (T, ·, M) with the smallest F, or -1."""
+    bq = -1
+    bv = INF
+    for q in range(st_t.shape[0] - 1, -1, -1):
+        if st_t[q] < T:
+            break
+        if st_m[q] == full and F[q] < bv:
+            bv = F[q]
+            bq = q
+    return bq
+
+
+@njit(cache=True)
+def prune(
+    st_t: np.ndarray,
+    st_j: np.ndarray,
+    st_m: np.ndarray,
+    st_c: np.ndarray,
+    in_ptr: np.ndarray,
+    in_src: np.ndarray,
+    mu: np.ndarray,
+    F: np.ndarray,
+    G: np.ndarray,
+    smu: float,
+    thr: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Drop the states and edges whose best path through them exceeds ``thr`` (module docstring);
+    returns the compacted graph (t, job, mask, cost, in_ptr, in_src)."""
+    ns = st_t.shape[0]
+    new = np.full(ns, -1, dtype=np.int64)
+    k = 0
+    for q in range(ns):
+        if F[q] < INF and G[q] < INF and F[q] + G[q] + smu <= thr:
+            new[q] = k
+            k += 1
+    nt = np.empty(k, dtype=np.int64)
+    nj = np.empty(k, dtype=np.int64)
+    nm = np.empty(k, dtype=np.int64)
+    nc = np.empty(k)
+    nptr = np.zeros(k + 1, dtype=np.int64)
+    cnt = 0
+    for q in range(ns):
+        if new[q] < 0:
+            continue
+        tail = st_c[q] - mu[st_j[q]] + G[q] + smu
+        for e in range(in_ptr[q], in_ptr[q + 1]):
+            r = in_src[e]
+            if new[r] >= 0 and F[r] + tail <= thr:
+                cnt += 1
+    nsrc = np.empty(cnt, dtype=np.int32)
+    e2 = 0
+    for q in range(ns):
+        a = new[q]
+        if a < 0:
+            continue
+        nt[a] = st_t[q]
+        nj[a] = st_j[q]
+        nm[a] = st_m[q]
+        nc[a] = st_c[q]
+        tail = st_c[q] - mu[st_j[q]] + G[q] + smu
+        for e in range(in_ptr[q], in_ptr[q + 1]):
+            r = in_src[e]
+            if new[r] >= 0 and F[r] + tail <= thr:
+                nsrc[e2] = new[r]
+                e2 += 1
+        nptr[a + 1] = e2
+    return nt, nj, nm, nc, nptr, nsrc
+
+
+@njit(cache=True)
+def expand(
+    st_t: np.ndarray,
+    st_j: np.ndarray,
+    st_m: np.ndarray,
+    st_c: np.ndarray,
+    in_ptr: np.ndarray,
+    in_src: np.ndarray,
+    p: np.ndarray,
+    mbit: np.ndarray,
+    m: int,
+    lo_m: int,
+    hi_m: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Make job ``m`` a memory job with bit ``mbit[m]`` (already set by the caller): every state splits
+    into its "m not done" / "m done" copies (module docstring); ``lo_m, hi_m`` bound m's completion."""
+    ns = st_t.shape[0]
+    bit = np.int64(1) << mbit[m]
+    a_of = np.full(ns, -1, dtype=np.int64)  # copy without m's bit
+    b_of = np.full(ns, -1, dtype=np.int64)  # copy with it
+    k = 0
+    for q in range(ns):
+        j = st_j[q]
+        t = st_t[q]
+        if j != m and t + p[m] <= hi_m:
+            a_of[q] = k
+            k += 1
+        if j == m or t - p[j] >= lo_m:
+            b_of[q] = k
+            k += 1
+    nt = np.empty(k, dtype=np.int64)
+    nj = np.empty(k, dtype=np.int64)
+    nm = np.empty(k, dtype=np.int64)
+    nc = np.empty(k)
+    nptr = np.zeros(k + 1, dtype=np.int64)
+    # edges: count, then fill (copies are numbered in state order, so nptr fills in order)
+    for q in range(ns):
+        for side in range(2):
+            a = a_of[q] if side == 0 else b_of[q]
+            if a < 0:
+                continue
+            mask = st_m[q] | bit if side == 1 else st_m[q]
+            j = st_j[q]
+            need = mask
+            if mbit[j] >= 0:
+                need = mask & ~(np.int64(1) << mbit[j])
+            c = 0
+            for e in range(in_ptr[q], in_ptr[q + 1]):
+                r = in_src[e]
+                s = b_of[r] if need & bit else a_of[r]
+                if s >= 0:
+                    c += 1
+            nptr[a + 1] = c
+    for a in range(k):
+        nptr[a + 1] += nptr[a]
+    nsrc = np.empty(nptr[k], dtype=np.int32)
+    for q in range(ns):
+        for side in range(2):
+            a = a_of[q] if side == 0 else b_of[q]
+            if a < 0:
+                continue
+            mask = st_m[q] | bit if side == 1 else st_m[q]
+            j = st_j[q]
+            nt[a] = st_t[q]
+            nj[a] = j
+            nm[a] = mask
+            nc[a] = st_c[q]
+            need = mask
+            if mbit[j] >= 0:
+                need = mask & ~(np.int64(1) << mbit[j])
+            e2 = nptr[a]
+            for e in range(in_ptr[q], in_ptr[q + 1]):
+                r = in_src[e]
+                s = b_of[r] if need & bit else a_of[r]
+                if s >= 0:
+                    nsrc[e2] = s
+                    e2 += 1
+    return nt, nj, nm, nc, nptr, nsrc
+
+
+@njit(cache=True)
+def subgradient(
+    st_t: np.ndarray,
+    st_j: np.ndarray,
+    st_m: np.ndarray,
+    st_c: np.ndarray,
+    in_ptr: np.ndarray,
+    in_src: np.ndarray,
+    p: np.ndarray,
+    T: int,
+    full: int,
+    mu: np.ndarray,
+    best_mu: np.ndarray,
+    ub: float,
+    st: np.ndarray,
+    iters: int,
+    path: np.ndarray,
+    cnt: np.ndarray,
+    patience: int,
+    lambda_min: float,
+) -> int:
+    """Up to ``iters`` subgradient evaluations on the graph; the protocol of
+    :func:`solvers.smtt.pairdp.psubgradient` (returns 0 go on, 1 proved / no path, 2 the minimising
+    path is a sequence in ``path``, 3 converged)."""
+    n = p.shape[0]
+    ns = st_t.shape[0]
+    F = np.empty(ns)
+    P = np.empty(ns, dtype=np.int64)
+    g = np.empty(n)
+    thr = ub - 1.0 + EPS * max(1.0, abs(ub))
+    for _ in range(iters):
+        forward(st_t, st_j, st_c, in_ptr, in_src, p, mu, F, P)
+        st[3] += 1
+        bq = best_final(st_t, st_m, F, T, full)
+        if bq < 0:
+            st[0] = ub
+            return 1
+        smu = 0.0
+        for j in range(n):
+            smu += mu[j]
+        L = F[bq] + smu
+        cnt[:] = 0
+        k = 0
+        q = bq
+        while q >= 0:
+            j = st_j[q]
+            cnt[j] += 1
+            if k < n:
+                path[k] = j
+            k += 1
+            q = P[q]
+        done = step_multipliers(n, cnt, g, mu, best_mu, st, L, ub, thr, patience, lambda_min, path)
+        if done:
+            return done
+    return 0
+
+
+@njit(cache=True)
+def evaluate(
+    st_t: np.ndarray,
+    st_j: np.ndarray,
+    st_m: np.ndarray,
+    st_c: np.ndarray,
+    in_ptr: np.ndarray,
+    in_src: np.ndarray,
+    p: np.ndarray,
+    T: int,
+    full: int,
+    mu: np.ndarray,
+    F: np.ndarray,
+    G: np.ndarray,
+    cnt: np.ndarray,
+) -> float:
+    """Forward and backward values under ``mu`` and the job counts of the minimising path; returns
+    L(μ) (INF when no final state is reachable)."""
+    ns = st_t.shape[0]
+    P = np.empty(ns, dtype=np.int64)
+    forward(st_t, st_j, st_c, in_ptr, in_src, p, mu, F, P)
+    backward(st_t, st_j, st_m, st_c, in_ptr, in_src, mu, T, full, G)
+    cnt[:] = 0
+    bq = best_final(st_t, st_m, F, T, full)
+    if bq < 0:
+        return INF
+    q = bq
+    while q >= 0:
+        cnt[st_j[q]] += 1
+        q = P[q]
+    return F[bq] + mu.sum()
+
+
+__all__ = [
+    "Graph",
+    "backward",
+    "best_final",
+    "build",
+    "evaluate",
+    "expand",
+    "forward",
+    "prune",
+    "subgradient",
+]
