@@ -281,6 +281,30 @@ MAX_RUNS = 4
 RUN_S = 5.0
 MERGE_SHARE = 0.25
 
+#: Tried on Yagiura type D (the instances furthest from best known at 60 s) and dropped, all with seed 0
+#: at load 1.3-2.0. Where the gap is: at d40400's usual end point, 24461 = L 24347.6 + 86.4 (Σ of the
+#: Lagrangian reduced costs of the pairs used) + 27.0 (v · unused capacity; v is ~1 on every agent), so
+#: the loss is in using pairs of reduced cost 0.5-5 (55 of 400 tasks), not in slack.
+#:
+#: * Path relinking (elite pool of 8; after two searches from the Lagrangian start, 2 s searches from
+#:   points 30-70 % of the way along a greedy path between two elites; then the merge MIP), 36 s:
+#:   d40400 / d60900 / d801600 24464 / 54701 / 97238 against 24461 / 54701 / 97242 without. A search from
+#:   a relinked point ends where a fresh one does (24461-24494 on d40400).
+#: * Single 8-15 s searches on d40400 (d60900): tenure scale 0 / 0.05 / 0.1 / 1 / 3 -> 24460 (54691) /
+#:   24467 (54701) / 24461 (54707) / 24520 / 24589; 3 / 4 candidates 24466 / 24449; 6 chain partners
+#:   24473; 6 swap partners 24475; stall 4000 24470; initial weight x0.5 / x2 / x4 24506 (54692) /
+#:   24453 (54715) / 24460 (54714); weight floor 0.1-0.5 no change (D never gets there); weights of
+#:   agents within capacity shrinking by 1.001 per infeasible iteration 24467 (54708), by 1.005 or more no
+#:   feasible solution at all. One search reaches 24461 by ~7,000 iterations (~6 s) and then only
+#:   restarts; seeds move the end point by +-20.
+#: * Exact neighbourhoods from the 24461 end point: every one of the 780 agent pairs re-optimised exactly
+#:   (branch and bound, 2.6 M nodes, 1.3 s): no improvement, the point is 2-agent optimal; HiGHS on a core
+#:   (its pairs + each task's 2 best by reduced cost, 873 pairs) 20 s, also with mip_heuristic_effort
+#:   0.5: none; CP-SAT (1 worker) on the pairs of reduced cost < 1 plus its own (1,212) 20 s: none;
+#:   ``lns`` 20 s: 24463.
+#: * auto at 60 s with lptabu given 90 % and up to 8 searches: d40400 / d60900 24460 / 54696 (24453-24456
+#:   / 54701 with the current split): within the seed noise.
+
 
 def _large_search(
     a: Arrays, start: np.ndarray, budget: Budget, target: float, cand: np.ndarray, stats: dict
