@@ -733,6 +733,7 @@ class Lagrangian:
                 break
             g = memdp.prune(*g, self.best_mu, F, G, float(self.best_mu.sum()), self._thr())
             self.graph = g
+            per_work = max(1e-10, (time.perf_counter() - t0) / (ELIM_COST * work))
             placed = np.bincount(g[1], minlength=n)
             if g[0].shape[0] == 0 or placed.min() == 0:  # some job has no state left
                 self._take(float(self.ub))
@@ -749,16 +750,23 @@ class Lagrangian:
                     2 * g[0].shape[0] > MAX_GRAPH_STATES
                     or 2 * g[5].shape[0] > MAX_GRAPH_EDGES
                     or self.gmem >= 62
+                    # an expansion writes about twice the graph and the next round evaluates that:
+                    # not started when it would not fit in the time left (wt100 #61 overran by 50 ms)
+                    or 3 * ELIM_COST * per_work * (g[0].shape[0] + g[5].shape[0]) > budget.remaining()
                 ):
                     break
                 ts = g[0][g[1] == j]
                 self.gbit[j] = self.gmem
+                try:
+                    self.graph = memdp.expand(*g, self.p, self.gbit, j, int(ts.min()), int(ts.max()))
+                except MemoryError:  # a worker's address-space limit: keep the graph as it is
+                    self.gbit[j] = -1
+                    self.stats["graph_memory_error"] = True
+                    break
                 self.gmem += 1
-                self.graph = memdp.expand(*g, self.p, self.gbit, j, int(ts.min()), int(ts.max()))
             self.stats["graph_memory_jobs"] = self.gmem
             self.stats["graph_states"] = int(self.graph[0].shape[0])
             self.stats["graph_edges"] = int(self.graph[5].shape[0])
-            per_work = max(1e-10, (time.perf_counter() - t0) / (ELIM_COST * work))
             g = self.graph
             full = (1 << self.gmem) - 1
             work = g[0].shape[0] + g[5].shape[0]
