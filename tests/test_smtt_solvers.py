@@ -199,3 +199,31 @@ def test_progress_reports_improvements() -> None:
     b = Budget(1.0, on_progress=lambda pr: seen.append(pr.objective) if pr.objective is not None else None)
     r = solve(inst, "auto", b)
     assert seen and r.objective is not None and min(seen) >= r.objective
+
+
+def test_ids_restarts_keep_the_best_and_stay_deterministic(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a tiny restart patience the two ILS runs restart often: the answer is a permutation whose
+    recomputed cost is what ids reports, never worse than the best rule or than the descent of its
+    sequence (the first run's start), and the same for the same seed; the restart starts are distinct
+    permutations other than the first start."""
+    from solvers.smtt import dynasearch
+    from solvers.smtt.rules import best_rule
+
+    inst = generate(seed=11, n=30, tf=0.8, rdd=0.4)
+    start, rule_cost, _ = best_rule(inst)
+    others = dynasearch.restart_starts(inst, start)
+    keys = {s.tobytes() for s in others}
+    assert len(keys) == len(others) and start.tobytes() not in keys
+    assert all(sorted(s.tolist()) == list(range(inst.n)) for s in others)
+    monkeypatch.setattr(dynasearch, "RESTART_MIN_KICKS", 1)
+    monkeypatch.setattr(dynasearch, "RESTART_KICKS_PER_JOB", 0.1)
+    runs = []
+    for _ in range(2):
+        seq, c, stats = dynasearch.iterated_dynasearch(inst, Budget(1.0, deterministic=True, seed=4), start)
+        assert sorted(seq.tolist()) == list(range(inst.n))
+        assert c == cost(inst, seq) <= rule_cost
+        assert stats["restarts"] > 0 and stats["runs"] == 2
+        runs.append((seq.tolist(), c, stats["kicks"]))
+    assert runs[0] == runs[1]
+    first = start.copy()
+    assert runs[0][1] <= dynasearch.polled_descent(first, inst, Budget(1.0))
