@@ -40,7 +40,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from solvers.smtt.pairdp import pair_ok, step_multipliers
+from solvers.smtt.pairdp import pair_ok, path_step
 
 INF = 1e300
 EPS = 1e-7
@@ -253,48 +253,29 @@ def expand(
     nm = np.empty(k, dtype=np.int64)
     nc = np.empty(k)
     nptr = np.zeros(k + 1, dtype=np.int64)
-    # edges: count, then fill (copies are numbered in state order, so nptr fills in order)
+    # one pass: copies are numbered in state order, so the edges fill in order; an old edge r -> q has
+    # at most one image per copy of q (the copy of r whose mask agrees), so 2x the old edges suffice
+    buf = np.empty(2 * in_src.shape[0], dtype=np.int32)
+    e2 = 0
     for q in range(ns):
+        j = st_j[q]
         for side in range(2):
             a = a_of[q] if side == 0 else b_of[q]
             if a < 0:
                 continue
-            mask = st_m[q] | bit if side == 1 else st_m[q]
-            j = st_j[q]
-            need = mask
-            if mbit[j] >= 0:
-                need = mask & ~(np.int64(1) << mbit[j])
-            c = 0
-            for e in range(in_ptr[q], in_ptr[q + 1]):
-                r = in_src[e]
-                s = b_of[r] if need & bit else a_of[r]
-                if s >= 0:
-                    c += 1
-            nptr[a + 1] = c
-    for a in range(k):
-        nptr[a + 1] += nptr[a]
-    nsrc = np.empty(nptr[k], dtype=np.int32)
-    for q in range(ns):
-        for side in range(2):
-            a = a_of[q] if side == 0 else b_of[q]
-            if a < 0:
-                continue
-            mask = st_m[q] | bit if side == 1 else st_m[q]
-            j = st_j[q]
             nt[a] = st_t[q]
             nj[a] = j
-            nm[a] = mask
+            nm[a] = st_m[q] | bit if side == 1 else st_m[q]
             nc[a] = st_c[q]
-            need = mask
-            if mbit[j] >= 0:
-                need = mask & ~(np.int64(1) << mbit[j])
-            e2 = nptr[a]
+            # the predecessor has m done iff this copy has it and q's job is not m itself
+            src = b_of if (side == 1 and j != m) else a_of
             for e in range(in_ptr[q], in_ptr[q + 1]):
-                r = in_src[e]
-                s = b_of[r] if need & bit else a_of[r]
+                s = src[in_src[e]]
                 if s >= 0:
-                    nsrc[e2] = s
+                    buf[e2] = s
                     e2 += 1
+            nptr[a + 1] = e2
+    nsrc = buf[:e2].copy()
     return nt, nj, nm, nc, nptr, nsrc
 
 
@@ -335,21 +316,7 @@ def subgradient(
         if bq < 0:
             st[0] = ub
             return 1
-        smu = 0.0
-        for j in range(n):
-            smu += mu[j]
-        L = F[bq] + smu
-        cnt[:] = 0
-        k = 0
-        q = bq
-        while q >= 0:
-            j = st_j[q]
-            cnt[j] += 1
-            if k < n:
-                path[k] = j
-            k += 1
-            q = P[q]
-        done = step_multipliers(n, cnt, g, mu, best_mu, st, L, ub, thr, patience, lambda_min, path)
+        done = path_step(bq, F[bq], st_j, P, cnt, g, mu, best_mu, st, ub, thr, patience, lambda_min, path)
         if done:
             return done
     return 0

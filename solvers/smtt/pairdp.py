@@ -272,24 +272,45 @@ def psubgradient(
         if bq < 0:
             st[0] = ub
             return 1
-        smu = 0.0
-        for j in range(n):
-            smu += mu[j]
-        L = bv + smu
-        cnt[:] = 0
-        m = 0
-        q = bq
-        while q >= 0:
-            j = jobs[q]
-            cnt[j] += 1
-            if m < n:
-                path[m] = j
-            m += 1
-            q = P[q]
-        done = step_multipliers(n, cnt, g, mu, best_mu, st, L, ub, thr, patience, lambda_min, path)
+        done = path_step(bq, bv, jobs, P, cnt, g, mu, best_mu, st, ub, thr, patience, lambda_min, path)
         if done:
             return done
     return 0
+
+
+@njit(cache=True)
+def path_step(
+    bq: int,
+    value: float,
+    state_job: np.ndarray,
+    P: np.ndarray,
+    cnt: np.ndarray,
+    g: np.ndarray,
+    mu: np.ndarray,
+    best_mu: np.ndarray,
+    st: np.ndarray,
+    ub: float,
+    thr: float,
+    patience: int,
+    lambda_min: float,
+    path: np.ndarray,
+) -> int:
+    """Walk the minimising path back from state ``bq`` (predecessors ``P``, job of each state
+    ``state_job``; ``value`` its path value without Σμ), count the jobs on it into ``cnt`` and ``path``
+    and take :func:`step_multipliers` with L = value + Σμ (shared by the pair DP and the memory graph)."""
+    n = mu.shape[0]
+    L = value + mu.sum()
+    cnt[:] = 0
+    m = 0
+    q = bq
+    while q >= 0:
+        j = state_job[q]
+        cnt[j] += 1
+        if m < n:
+            path[m] = j
+        m += 1
+        q = P[q]
+    return step_multipliers(n, cnt, g, mu, best_mu, st, L, ub, thr, patience, lambda_min, path)
 
 
 @njit(cache=True)
@@ -342,4 +363,4 @@ def peliminate(
     return removed, left, L
 
 
-__all__ = ["pair_ok", "peliminate", "psubgradient", "start_lists", "step_multipliers"]
+__all__ = ["pair_ok", "path_step", "peliminate", "psubgradient", "start_lists", "step_multipliers"]
