@@ -65,8 +65,11 @@ that the minimising path uses other than once (state (t, j, S), S the memory job
 end with S = M), then :data:`GRAPH_EVALS` subgradient evaluations on the graph. Every sequence of cost
 < UB that obeys the pair rule is still a path (proof in :mod:`solvers.smtt.memdp`), so L(μ) stays a
 bound; with every job in memory it is exact. The graph stops growing at :data:`MAX_GRAPH_STATES` /
-:data:`MAX_GRAPH_EDGES` and goes on with subgradient only. Measured on every 5th wt100 instance at
-10 s (auto, load 1.5): 21 of 25 proved, against 42 of 125 before this stage.
+:data:`MAX_GRAPH_EDGES` and goes on with subgradient only. Measured on wt100 at 10 s (auto, load
+1.4-2.0): 86 of 125 proved, against 42 before this stage. The graph is about 3x faster per evaluation
+than the pair DP's sorted scan (wt100 #2 after stage 1: 317k arcs, 12M edges, 21 against 62 ms), but
+entering it straight from stage 1 proved 83 (four more, seven fewer: with many states left the
+memory jobs come too early) and ran 3.4 s over on #60, so it is entered only as described.
 
 Stage 2b (memory jobs on the stage-1 DP) is what runs instead when the graph stage is switched off
 (``graphs = False``): up to :data:`GROW` jobs join a memory set M and the stage-1 DP runs again on the
