@@ -10,6 +10,7 @@ import itertools
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -149,3 +150,25 @@ def test_graph_stage_proves_a_generated_instance() -> None:
     assert math.ceil(lag.bound - 1e-6) == ref.objective
     best = cost(inst, lag.sequence) if lag.sequence is not None else lag.ub
     assert best == ref.objective
+
+
+def test_too_many_arcs_for_the_graph_falls_back_to_the_pair_dp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a graph cap below the arcs left, stage 3 is refused and the Lagrangian goes on without it
+    (evaluations are made, no graph is built) with a finite bound <= the subset-DP optimum (before,
+    the refused graph ended the bound with no evaluation at all)."""
+    from solvers import Status, solve
+    from solvers.smtt import lagrange
+    from solvers.smtt.rules import best_rule
+
+    inst = generate(seed=5, n=20, tf=0.6, rdd=0.6, p_max=20)
+    ref = solve(inst, "dp", Budget(60))
+    assert ref.status is Status.OPTIMAL and ref.objective is not None
+    monkeypatch.setattr(lagrange, "MAX_GRAPH_EDGES", 1)
+    seq, _, _ = best_rule(inst)
+    lag = Lagrangian.build(inst, seq)
+    assert lag is not None
+    lag.stage = 3
+    lag.run(Budget(deterministic=True), max_rounds=200)
+    assert lag.graph is None and not lag.graphs and lag.stage in (1, 2)
+    assert lag.stats["evals"] > 0
+    assert -math.inf < lag.bound <= ref.objective + 1e-6

@@ -586,8 +586,10 @@ class Lagrangian:
         memory graph (stage 3) when few arcs are left or the pair DP has converged (module docstring).
         Stops when proved, out of rounds, out of memory or out of budget."""
         if self.stage == 3:
-            self._run_graph(budget)
-            return
+            if self._run_graph(budget):
+                return
+            self.graphs = False  # too many arcs for the graph: the pair DP
+            self.stage = 2
         n = self.p.shape[0]
         path = np.zeros(n, dtype=np.int64)
         cnt = np.zeros(n, dtype=np.int64)
@@ -693,14 +695,18 @@ class Lagrangian:
         self.stats["evals"] = int(self.st[3])
         self.stats["memory_jobs"] = self.memory
         self.stats["stage"] = self.stage
-        if self.stage == 3 and not self.proved:
-            self._run_graph(budget)
+        if self.stage == 3 and not self.proved and not self._run_graph(budget):
+            # the arcs left are too many for the graph: the pair DP goes on, with stage 2b's memory jobs
+            self.graphs = False
+            self.stage = 2
+            self.run(budget, max_rounds=max(1, max_rounds - rounds))
 
-    def _run_graph(self, budget: Budget) -> None:
+    def _run_graph(self, budget: Budget) -> bool:
         """Stage 3 (:mod:`solvers.smtt.memdp`): the pair DP on an explicit state graph; rounds of
         evaluation and pruning, then up to :data:`GRAPH_GROW` memory jobs (those the minimising path
         uses other than once) while the graph stays within :data:`MAX_GRAPH_STATES` /
-        :data:`MAX_GRAPH_EDGES`, then :data:`GRAPH_EVALS` subgradient evaluations."""
+        :data:`MAX_GRAPH_EDGES`, then :data:`GRAPH_EVALS` subgradient evaluations. False when the arcs
+        left are too many for the graph (nothing done)."""
         n = self.p.shape[0]
         T = self.T
         path = np.zeros(n, dtype=np.int64)
@@ -708,7 +714,7 @@ class Lagrangian:
         if self.graph is None:
             ptr, jobs, arc = arc_lists(self.allow, self.p, self.d, self.w)
             if jobs.shape[0] * 16 > MAX_GRAPH_EDGES:  # the edges of a big arc set would not fit
-                return
+                return False
             self.graph = memdp.build(self.p, self.d, self.w, self.prec, ptr, jobs, arc)
             self.gbit = np.full(n, -1, dtype=np.int64)
             self.gmem = 0
@@ -788,6 +794,7 @@ class Lagrangian:
             elif code == 2:
                 self._path_sequence(path)
         self.stats["evals"] = int(self.st[3])
+        return True
 
     def _thr(self) -> float:
         return self.ub - 1.0 + EPS * max(1.0, abs(self.ub))
