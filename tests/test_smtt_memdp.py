@@ -40,16 +40,14 @@ def brute_force(inst: Instance) -> int:
 
 def graph_of(lag: Lagrangian) -> memdp.Graph:
     ptr, jobs, arc = arc_lists(lag.allow, lag.p, lag.d, lag.w)
-    return memdp.build(lag.p, lag.d, lag.w, lag.prec, ptr, jobs, arc)
+    return memdp.build(lag.p, lag.d, lag.w, lag.prec, ptr, jobs, arc, 10**9)
 
 
 def with_memory(lag: Lagrangian, g: memdp.Graph, order: list[int]) -> tuple[memdp.Graph, int]:
     """``g`` with the jobs of ``order`` made memory jobs one by one; returns (graph, full mask)."""
-    mbit = np.full(lag.p.shape[0], -1, dtype=np.int64)
     for b, j in enumerate(order):
-        mbit[j] = b
         ts = g[0][g[1] == j]
-        g = memdp.expand(*g, lag.p, mbit, j, int(ts.min()), int(ts.max()))
+        g = memdp.expand(*g, lag.p, j, b, int(ts.min()), int(ts.max()))
     return g, (1 << len(order)) - 1
 
 

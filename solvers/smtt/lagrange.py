@@ -588,14 +588,15 @@ class Lagrangian:
         if self.stage == 3:
             if self._run_graph(budget):
                 return
-            self.graphs = False  # too many arcs for the graph: the pair DP
+            # too many edges for the graph: the pair DP goes on, with stage 2b's memory jobs
+            self.graphs = False
             self.stage = 2
         n = self.p.shape[0]
         path = np.zeros(n, dtype=np.int64)
         cnt = np.zeros(n, dtype=np.int64)
         ptr, jobs, arc = arc_lists(self.allow, self.p, self.d, self.w)
-        sptr, sidx = start_lists(ptr, jobs, self.p)
-        fo, bo = np.arange(jobs.shape[0]), sidx.copy()  # the pair DP's sort orders (pforward)
+        sptr, bo = start_lists(ptr, jobs, self.p)  # bo: the backward order, from the start lists
+        fo = np.arange(jobs.shape[0])  # the forward order (pairdp.pforward keeps both sorted)
         started = time.perf_counter()
         repair_s = 0.0
         rounds = 0
@@ -647,7 +648,7 @@ class Lagrangian:
                     repair_s += time.perf_counter() - r0
                     removed, left, _ = peliminate(
                         self.p, self.d, self.w, self.prec, self.best_mu, self.allow, ptr, jobs, arc,
-                        sptr, sidx, float(self.ub), fo, bo,
+                        sptr, float(self.ub), fo, bo,
                     )  # fmt: skip
                 else:
                     removed, left, _ = eliminate(
@@ -657,16 +658,14 @@ class Lagrangian:
                 self.stats["arcs_left"] = left
                 rounds += 1
                 if left == 0:
-                    self._take(float(self.ub))
-                    self.proved = True
+                    self._prove_ub()
                     break
                 if removed:
                     ptr, jobs, arc = arc_lists(self.allow, self.p, self.d, self.w)
-                    sptr, sidx = start_lists(ptr, jobs, self.p)
-                    fo, bo = np.arange(jobs.shape[0]), sidx.copy()
+                    sptr, bo = start_lists(ptr, jobs, self.p)
+                    fo = np.arange(jobs.shape[0])
                     if np.bincount(jobs, minlength=n).min() == 0:  # a job no sequence < UB can place
-                        self._take(float(self.ub))
-                        self.proved = True
+                        self._prove_ub()
                         break
                     if removed >= BUMP_SHARE * left:  # a few arcs less do not justify longer steps
                         self.st[1] = max(self.st[1], LAMBDA_RESTART)
@@ -695,11 +694,8 @@ class Lagrangian:
         self.stats["evals"] = int(self.st[3])
         self.stats["memory_jobs"] = self.memory
         self.stats["stage"] = self.stage
-        if self.stage == 3 and not self.proved and not self._run_graph(budget):
-            # the arcs left are too many for the graph: the pair DP goes on, with stage 2b's memory jobs
-            self.graphs = False
-            self.stage = 2
-            self.run(budget, max_rounds=max(1, max_rounds - rounds))
+        if self.stage == 3 and not self.proved:
+            self.run(budget, max_rounds=max(1, max_rounds - rounds))  # the graph, or the pair DP again
 
     def _run_graph(self, budget: Budget) -> bool:
         """Stage 3 (:mod:`solvers.smtt.memdp`): the pair DP on an explicit state graph; rounds of
@@ -713,9 +709,10 @@ class Lagrangian:
         cnt = np.zeros(n, dtype=np.int64)
         if self.graph is None:
             ptr, jobs, arc = arc_lists(self.allow, self.p, self.d, self.w)
-            if jobs.shape[0] * 16 > MAX_GRAPH_EDGES:  # the edges of a big arc set would not fit
+            g = memdp.build(self.p, self.d, self.w, self.prec, ptr, jobs, arc, MAX_GRAPH_EDGES // 2)
+            if g[0].shape[0] == 0:  # more edges than the graph may start with
                 return False
-            self.graph = memdp.build(self.p, self.d, self.w, self.prec, ptr, jobs, arc)
+            self.graph = g
             self.gbit = np.full(n, -1, dtype=np.int64)
             self.gmem = 0
             self.mu[:] = self.best_mu
@@ -734,8 +731,7 @@ class Lagrangian:
             G = np.empty(g[0].shape[0])
             L = memdp.evaluate(*g, self.p, T, full, self.best_mu, F, G, cnt)
             if L >= INF:  # no path: no sequence of cost < UB
-                self._take(float(self.ub))
-                self.proved = True
+                self._prove_ub()
                 break
             self._take(L)
             if self.proved:
@@ -745,8 +741,7 @@ class Lagrangian:
             per_work = max(1e-10, (time.perf_counter() - t0) / (ELIM_COST * work))
             placed = np.bincount(g[1], minlength=n)
             if g[0].shape[0] == 0 or placed.min() == 0:  # some job has no state left
-                self._take(float(self.ub))
-                self.proved = True
+                self._prove_ub()
                 break
             bad = [
                 int(j)
@@ -765,13 +760,12 @@ class Lagrangian:
                 ):
                     break
                 ts = g[0][g[1] == j]
-                self.gbit[j] = self.gmem
                 try:
-                    self.graph = memdp.expand(*g, self.p, self.gbit, j, int(ts.min()), int(ts.max()))
+                    self.graph = memdp.expand(*g, self.p, j, self.gmem, int(ts.min()), int(ts.max()))
                 except MemoryError:  # a worker's address-space limit: keep the graph as it is
-                    self.gbit[j] = -1
                     self.stats["graph_memory_error"] = True
                     break
+                self.gbit[j] = self.gmem
                 self.gmem += 1
             self.stats["graph_memory_jobs"] = self.gmem
             self.stats["graph_states"] = int(self.graph[0].shape[0])
@@ -859,9 +853,14 @@ class Lagrangian:
         v = min(value, float(self.ub))
         if v > self.bound:
             self.bound = v
-        if self.bound > self.ub - 1 + EPS * max(1.0, abs(self.ub)):
+        if self.bound > self._thr():
             self.bound = float(self.ub)
             self.proved = True
+
+    def _prove_ub(self) -> None:
+        """No sequence of cost < UB is left (no path, no arc or state for some job): UB is optimal."""
+        self.bound = float(self.ub)
+        self.proved = True
 
 
 def warm() -> None:
@@ -881,7 +880,7 @@ def warm() -> None:
         PATIENCE, LAMBDA_MIN, np.arange(jobs.shape[0]),
     )  # fmt: skip
     peliminate(
-        lag.p, lag.d, lag.w, lag.prec, lag.best_mu, lag.allow, ptr, jobs, arc, sptr, sidx, 40.0,
+        lag.p, lag.d, lag.w, lag.prec, lag.best_mu, lag.allow, ptr, jobs, arc, sptr, 40.0,
         np.arange(jobs.shape[0]), sidx.copy(),
     )  # fmt: skip
     dyna_descent(np.arange(5, dtype=np.int64), lag.p, lag.d, lag.w)  # writable arrays: not ids' signature

@@ -21,15 +21,17 @@ min(UB, L(μ)) is a lower bound on the optimum.
 * **Pruning.** With the forward value F[q] (best path to q, q's cost f_j(t) - μ_j included) and the
   backward value G[q] (best continuation after q), a state with F + G + Σμ > UB - 1 lies on no path
   of cost < UB; an edge r -> q with F[r] + (f_j(t) - μ_j) + G[q] + Σμ > UB - 1 neither. Both are
-  removed (:func:`prune`), and states left without a predecessor or successor go with them.
+  removed (:func:`prune`); a state that loses its last edge that way goes at the next round (its F or
+  G is then infinite).
 * **Expansion.** Adding memory job m (:func:`expand`) splits every state (t, j, S) into "m not yet
   done" (kept when m can still complete after t: t + p_m <= m's latest completion) and "m already
   done" (kept when m can have completed before j starts: t - p_j >= m's earliest completion); the
   states of m itself get only the second form. An edge survives in the copy whose masks agree.
   Every path that uses m once keeps exactly one image, so the graph shrinks the relaxation's feasible
-  set without losing a sequence. The state count at most doubles per job; pruning usually takes most
-  of that back, which is what lets M grow to tens of jobs where the dense (T + 1)·2^|M| table of
-  stage 2b stops at about ten.
+  set without losing a sequence. The state count at most doubles per job; where the arcs are few
+  pruning takes it back (wt100 #17: 5,056 arcs, 15 memory jobs, 529 states at the proof), where the
+  dense (T + 1)·2^|M| table of stage 2b stops at 8 jobs for T ≈ 5,000. Where they are many it does
+  not (wt100 #12: 29k arcs, 9 memory jobs, 6.2M states).
 
 The minimising path of a graph DP uses each memory job exactly once; when it uses every job exactly
 once it is a sequence and L is its cost.
@@ -58,10 +60,12 @@ def build(
     ptr: np.ndarray,
     jobs: np.ndarray,
     arc: np.ndarray,
+    max_edges: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The memory-free graph over the arcs of the CSR ``ptr, jobs, arc`` (arcs by completion time):
     state q is arc q, an edge r -> q joins every allowed pair. Returns (t, job, mask, cost, in_ptr,
-    in_src)."""
+    in_src), or a graph without states when it would have more than ``max_edges`` edges (counted
+    before anything is allocated for them; wt100 has 4 to 38 edges per arc)."""
     T = ptr.shape[0] - 2
     na = jobs.shape[0]
     st_t = np.empty(na, dtype=np.int64)
@@ -78,6 +82,9 @@ def build(
                 if pair_ok(jobs[r], j, st_t[q], p, d, w, prec):
                     c += 1
         in_ptr[q + 1] = in_ptr[q] + c
+    if in_ptr[na] > max_edges:
+        none = np.zeros(0, dtype=np.int64)
+        return none, none, none, np.zeros(0), np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32)
     in_src = np.empty(in_ptr[na], dtype=np.int32)
     for q in range(na):
         j = jobs[q]
@@ -189,16 +196,7 @@ def prune(
     nm = np.empty(k, dtype=np.int64)
     nc = np.empty(k)
     nptr = np.zeros(k + 1, dtype=np.int64)
-    cnt = 0
-    for q in range(ns):
-        if new[q] < 0:
-            continue
-        tail = st_c[q] - mu[st_j[q]] + G[q] + smu
-        for e in range(in_ptr[q], in_ptr[q + 1]):
-            r = in_src[e]
-            if new[r] >= 0 and F[r] + tail <= thr:
-                cnt += 1
-    nsrc = np.empty(cnt, dtype=np.int32)
+    buf = np.empty(in_src.shape[0], dtype=np.int32)  # edges only go: one pass, trimmed at the end
     e2 = 0
     for q in range(ns):
         a = new[q]
@@ -212,10 +210,10 @@ def prune(
         for e in range(in_ptr[q], in_ptr[q + 1]):
             r = in_src[e]
             if new[r] >= 0 and F[r] + tail <= thr:
-                nsrc[e2] = new[r]
+                buf[e2] = new[r]
                 e2 += 1
         nptr[a + 1] = e2
-    return nt, nj, nm, nc, nptr, nsrc
+    return nt, nj, nm, nc, nptr, buf[:e2].copy()
 
 
 @njit(cache=True)
@@ -227,15 +225,15 @@ def expand(
     in_ptr: np.ndarray,
     in_src: np.ndarray,
     p: np.ndarray,
-    mbit: np.ndarray,
     m: int,
+    b: int,
     lo_m: int,
     hi_m: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Make job ``m`` a memory job with bit ``mbit[m]`` (already set by the caller): every state splits
-    into its "m not done" / "m done" copies (module docstring); ``lo_m, hi_m`` bound m's completion."""
+    """Make job ``m`` a memory job with bit ``b`` of the masks: every state splits into its "m not done"
+    / "m done" copies (module docstring); ``lo_m, hi_m`` bound m's completion."""
     ns = st_t.shape[0]
-    bit = np.int64(1) << mbit[m]
+    bit = np.int64(1) << b
     a_of = np.full(ns, -1, dtype=np.int64)  # copy without m's bit
     b_of = np.full(ns, -1, dtype=np.int64)  # copy with it
     k = 0
