@@ -9,7 +9,8 @@ the chain stops; when it runs out the rest of the chain runs as for weighted ins
 The rules take milliseconds and give the incumbent. Iterated dynasearch (:mod:`solvers.smtt.dynasearch`)
 gets at most :data:`LS_SHARE` of the budget, and on long budgets no more than max(:data:`LS_MIN_S`,
 :data:`LS_LONG_SHARE` of that share) (on the OR-Library sets it reaches the optimum within a fraction of
-a second; at 1 s it gets 0.85 s, which on wt100 found #70 and #88 that 0.6 s missed at load 1.8);
+a second; at 1 s it gets 0.85 s: in one run each at load 1.8, 0.6 s missed wt100 #70 and #88 and
+0.85 s found them);
 it stops early when it meets the cheap bound or after :func:`stall_kicks` kicks
 without improvement, so the proof step starts early. The Lagrangian time-indexed bound
 (:mod:`solvers.smtt.lagrange`, name ``ssdp``) then gets everything left, with the ILS sequence as its
