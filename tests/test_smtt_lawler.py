@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from instances.smtt import generate
 from models.smtt import Instance, Solution, evaluate
 from solvers import Budget, Status, solve, warmup
+from solvers.smtt import lawler
 from solvers.smtt.common import cost
 from solvers.smtt.dynasearch import dynasearch_pass
 from solvers.smtt.lawler import solve_lawler
@@ -45,6 +46,33 @@ def test_lawler_matches_brute_force(data: tuple[list[int], list[int]]) -> None:
     seq, value, _ = solve_lawler(inst, Budget(10.0))
     assert sorted(seq.tolist()) == list(range(inst.n))
     assert cost(inst, seq) == value == brute_force(inst)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lawler_table_growth_and_resumes_match_the_python_reference(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a 16-slot first table and 5 states per Numba call (hundreds of interrupted calls, resumed
+    from the memo, and table doublings) the Numba DP returns the value of the Python reference (keyed by
+    (i, j, K, t), not canonically) and a sequence of that cost, on tie-heavy 60-job instances."""
+    monkeypatch.setattr(lawler, "FIRST_CAPACITY", 16)
+    monkeypatch.setattr(lawler, "STATES_PER_CALL", 5)
+    rng = np.random.default_rng(seed)
+    p = rng.integers(1, 12, 60)
+    d = rng.integers(int(p.sum() * 0.2), int(p.sum() * 0.6), 60)
+    inst = Instance.from_arrays(p.tolist(), d.tolist(), None)
+    seq, value, states = solve_lawler(inst, Budget(30.0))
+    _, ref, _ = lawler.solve_lawler_py(inst, Budget(30.0))
+    assert states > 100
+    assert sorted(seq.tolist()) == list(range(60))
+    assert cost(inst, seq) == value == ref
+
+
+def test_lawler_gives_up_at_the_state_cap() -> None:
+    """max_states reached: no answer (the _Stop the registry turns into NO_SOLUTION), never a value."""
+    inst = generate(seed=500002, n=200, tf=0.6, rdd=0.6, weighted=False)
+    with pytest.raises(lawler._Stop):
+        solve_lawler(inst, Budget(30.0), max_states=1000)
 
 
 def test_lawler_proves_medium_instances_and_auto_uses_it() -> None:
