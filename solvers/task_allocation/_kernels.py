@@ -423,6 +423,67 @@ def _ts_move(
 
 
 @njit(cache=True)
+def _chain_ends(
+    ins_e: np.ndarray,
+    ins_v: np.ndarray,
+    ins_x: np.ndarray,
+    room_e: np.ndarray,
+    assign: np.ndarray,
+    loads: np.ndarray,
+    pw: np.ndarray,
+    tabu: np.ndarray,
+    cost: np.ndarray,
+    dem: np.ndarray,
+    cap: np.ndarray,
+    cand: np.ndarray,
+    it: int,
+) -> None:
+    """The last link of every ejection chain, per task k (the one ejected from its agent b): its two
+    non-tabu candidate agents e != b of smallest cost[k, e] + penalty of inserting k (``ins_e``,
+    -1 padded; value ``ins_v``, excess change ``ins_x``) and its two candidate agents with room for
+    it of smallest cost (``room_e``: the ends of feasible chains, tabu or not, for aspiration)."""
+    R, n, _m = dem.shape
+    K = cand.shape[1]
+    for k in range(n):
+        b = assign[k]
+        e1, e2, v1, v2, x1, x2 = -1, -1, INF, INF, 0, 0
+        f1, f2, c1, c2 = -1, -1, INF, INF
+        for c in range(K):
+            e = cand[k, c]
+            if e < 0:
+                break
+            if e == b:
+                continue
+            pen = cost[k, e]
+            dx = 0
+            room = True
+            for r in range(R):
+                oe = loads[r, e] - cap[r, e]
+                g = max(oe + dem[r, k, e], 0) - max(oe, 0)
+                dx += g
+                pen += pw[r, e] * g
+                if oe + dem[r, k, e] > 0:
+                    room = False
+            if tabu[k, e] <= it:
+                if pen < v1:
+                    e2, v2, x2 = e1, v1, x1
+                    e1, v1, x1 = e, pen, dx
+                elif pen < v2:
+                    e2, v2, x2 = e, pen, dx
+            if room:
+                ce = cost[k, e]
+                if ce < c1:
+                    f2, c2 = f1, c1
+                    f1, c1 = e, ce
+                elif ce < c2:
+                    f2, c2 = e, ce
+        ins_e[k, 0], ins_e[k, 1] = e1, e2
+        ins_v[k, 0], ins_v[k, 1] = v1, v2
+        ins_x[k, 0], ins_x[k, 1] = x1, x2
+        room_e[k, 0], room_e[k, 1] = f1, f2
+
+
+@njit(cache=True)
 def tabu_search(
     assign: np.ndarray,
     loads: np.ndarray,
@@ -449,10 +510,11 @@ def tabu_search(
     Each iteration takes the best non-tabu move among every shift (task j to any allowed agent) and
     the swaps (j on a) <-> (k on b) with b one of j's ``cand`` agents (its cheapest allowed ones), and
     with ``fs[4]`` > 0 the length-2 ejection chains j: a -> b, k: b -> e (k among the first fs[4]
-    partners, e one of k's candidates); a tabu move is taken when it yields a feasible solution
-    better than the best (aspiration), and any evaluated feasible neighbour better than the best
-    becomes the best even when another move is taken. The moved
-    task may not return to its old agent for a random tenure. Penalty weights adapt (strategic
+    partners, e one of k's candidates; the link k: b -> e does not depend on j, so each task's two best
+    ends are tabulated once per iteration by :func:`_chain_ends`); a tabu move is taken when it yields
+    a feasible solution better than the best (aspiration), and any evaluated feasible neighbour better
+    than the best becomes the best even when another move is taken. The moved task may not return
+    to its old agent for a random tenure. Penalty weights adapt (strategic
     oscillation): every violated (resource, agent) weight grows by 10 %, and all weights shrink by
     10 % while the solution is feasible (not below w0 / 1000). After ``stall`` iterations without a new
     best the search restarts from the best solution with fresh weights.
@@ -477,11 +539,17 @@ def tabu_search(
     cur = 0.0
     for j in range(n):
         cur += cost[j, assign[j]]
+    ins_e = np.full((n, 2), -1, np.int64)
+    ins_v = np.zeros((n, 2))
+    ins_x = np.zeros((n, 2), np.int64)
+    room_e = np.full((n, 2), -1, np.int64)
     for _ in range(iters):
         it = st[0]
         st[0] += 1
         if fs[0] <= target:
             break
+        if chain > 0:
+            _chain_ends(ins_e, ins_v, ins_x, room_e, assign, loads, pw, tabu, cost, dem, cap, cand, it)
         # -- best move ------------------------------------------------------------------------------
         bv = INF
         bj, bi, bk, be = -1, -1, -1, -1
@@ -540,19 +608,23 @@ def tabu_search(
                 off = (it * 7 + j) % nb_ if nb_ > 0 else 0
                 for t0 in range(min(nb_, partners)):  # at most ``partners`` per (task, agent), rotating
                     k = members[b, (off + t0) % nb_]
+                    # b trades k for j: the part the swap and the chain share
+                    pf = 0.0
+                    xf = 0
+                    for r in range(R):
+                        ob = loads[r, b] - cap[r, b]
+                        f = max(ob - dem[r, k, b] + dem[r, j, b], 0) - max(ob, 0)
+                        xf += f
+                        pf += pw[r, b] * f
                     if allowed[k, a]:  # swap j <-> k
                         dc = cost[j, b] + cost[k, a] - cost[j, a] - cost[k, b]
-                        pen = 0.0
-                        dx = 0
+                        pen = pf
+                        dx = xf
                         for r in range(R):
                             oa = loads[r, a] - cap[r, a]
-                            na = oa - dem[r, j, a] + dem[r, k, a]
-                            ob = loads[r, b] - cap[r, b]
-                            nb = ob - dem[r, k, b] + dem[r, j, b]
-                            d = max(na, 0) - max(oa, 0)
-                            e = max(nb, 0) - max(ob, 0)
-                            dx += d + e
-                            pen += pw[r, a] * d + pw[r, b] * e
+                            d = max(oa - dem[r, j, a] + dem[r, k, a], 0) - max(oa, 0)
+                            dx += d
+                            pen += pw[r, a] * d
                         if excess + dx == 0 and cur + dc < fv:
                             fv, fj, fi, fk, fe = cur + dc, j, b, k, a
                         v = dc + pen
@@ -563,32 +635,37 @@ def tabu_search(
                     if t0 >= chain:
                         continue
                     # ejection chain of length 2: j a -> b, k b -> e (e not a, b): b trades k for j
-                    # and the chain ends on one of k's cheap agents
-                    for c2 in range(K):
-                        e = cand[k, c2]
-                        if e < 0:
+                    # and the chain ends on one of k's candidates; k's insertion into e does not depend
+                    # on j, so its two best ends (non-tabu by penalised value, with room by cost) come
+                    # from the per-iteration table
+                    dc0 = cost[j, b] - cost[j, a] - cost[k, b]
+                    p0 = pa + pf
+                    x0 = xa + xf
+                    if tabu[j, b] <= it:
+                        for s2 in range(2):
+                            e = ins_e[k, s2]
+                            if e < 0:
+                                break
+                            if e == a:
+                                continue
+                            v = dc0 + p0 + ins_v[k, s2]
+                            if v < bv:
+                                bv, bj, bi, bk, be = v, j, b, k, e
+                                bdc, bdx = dc0 + cost[k, e], x0 + ins_x[k, s2]
                             break
-                        if e == a or e == b:  # noqa: SIM109 (plain comparisons for Numba)
-                            continue
-                        dc = cost[j, b] - cost[j, a] + cost[k, e] - cost[k, b]
-                        pen = 0.0
-                        dx = 0
-                        for r in range(R):
-                            oa = loads[r, a] - cap[r, a]
-                            ob = loads[r, b] - cap[r, b]
-                            oe = loads[r, e] - cap[r, e]
-                            d = max(oa - dem[r, j, a], 0) - max(oa, 0)
-                            f = max(ob - dem[r, k, b] + dem[r, j, b], 0) - max(ob, 0)
-                            g = max(oe + dem[r, k, e], 0) - max(oe, 0)
-                            dx += d + f + g
-                            pen += pw[r, a] * d + pw[r, b] * f + pw[r, e] * g
-                        if excess + dx == 0 and cur + dc < fv:
-                            fv, fj, fi, fk, fe = cur + dc, j, b, k, e
-                        v = dc + pen
-                        if v < bv and (
-                            (tabu[j, b] <= it and tabu[k, e] <= it) or (excess + dx == 0 and cur + dc < fs[0])
-                        ):
-                            bv, bj, bi, bk, be, bdc, bdx = v, j, b, k, e, dc, dx
+                    if excess + x0 == 0:
+                        for s2 in range(2):
+                            e = room_e[k, s2]
+                            if e < 0:
+                                break
+                            if e == a:
+                                continue
+                            dc = dc0 + cost[k, e]
+                            if cur + dc < fv:
+                                fv, fj, fi, fk, fe = cur + dc, j, b, k, e
+                            if cur + dc < fs[0] and dc + p0 < bv:  # aspiration: feasible and a new best
+                                bv, bj, bi, bk, be, bdc, bdx = dc + p0, j, b, k, e, dc, x0
+                            break
         if fj >= 0 and fv < fs[0] - 1e-9:
             best[:] = assign
             best[fj] = fi
