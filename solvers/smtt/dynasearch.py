@@ -60,7 +60,7 @@ KICKS_PER_CHUNK = 64
 CHUNK_WORK = 200_000  # elementary steps of the insertion descent between budget polls
 KICKS_PER_SECOND = 1000.0  # deterministic mode at n = 40 (measured ~4000/s on one core), scaled by (40/n)^3
 MAX_KICKS_DETERMINISTIC = 2_000_000
-RESTART_KICKS_PER_JOB = 1.0  # kicks without improvement (times n) before a restart from another start
+RESTART_KICKS_PER_JOB = 2.0  # kicks without improvement (times n) before a restart from another start
 RESTART_MIN_KICKS = 50
 KICK_STRENGTH_MAX = 8  # a kick is 2 .. this many random moves (and at most n // 8, at least 3)
 PARALLEL_RUNS = 2  # ILS runs whose chunks alternate: from the given start and from WSPT

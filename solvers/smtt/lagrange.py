@@ -126,6 +126,7 @@ ELIM_COST = 4.0  # an elimination costs about this many evaluations (forward, ba
 DETERMINISTIC_CALL_WORK = 2_000_000  # state updates per call in deterministic mode
 ELIM_EVERY = 100  # evaluations between eliminations
 PAIR_ELIM_EVERY = 20  # the same in stage 2 (an evaluation costs more there, elimination removes more)
+PAIR_FIRST_ELIM = 2  # evaluations of the pair DP before its first elimination
 REPAIR_SHARE = 0.1  # at most this share of the time goes to the Lagrangian heuristic (_repair)
 DETERMINISTIC_REPAIR_EVERY = 5  # in deterministic mode: every 5th elimination round
 PAIR_SLOWDOWN = 40.0  # a pair-DP evaluation per arc vs a stage-1 one (measured ~20x at load 3)
@@ -678,6 +679,8 @@ class Lagrangian:
                     if self.stage == 1 and self.pairs and self.memory == 0:
                         self.stage = 2  # the pair DP keeps every memory-free state exactly
                         per_work *= PAIR_SLOWDOWN  # until its first call is timed
+                        # its bound starts well above stage 1's: eliminate with it soon
+                        last_elim = int(self.st[3]) - PAIR_ELIM_EVERY + PAIR_FIRST_ELIM
                         self.stats["stage1_evals"] = int(self.st[3])
                         self.stats["stage1_bound"] = round(self.bound, 2)
                     elif not self._grow(cnt, jobs.shape[0]):
