@@ -60,12 +60,9 @@ def _ls_step(inst: Instance, budget: Budget, hint: Any) -> Result:
     return result("ids", seq, bound=float(lb), bound_source=src, stats=stats)
 
 
-STALL_KICKS_PER_JOB = 100
-
-
 def stall_kicks(n: int) -> int:
     """Kicks without improvement before ids hands over to the exact step."""
-    return max(5 * STALL_KICKS_PER_JOB, STALL_KICKS_PER_JOB * n)
+    return max(500, 100 * n)
 
 
 STEPS = [

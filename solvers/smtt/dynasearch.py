@@ -105,7 +105,7 @@ def dynasearch_pass(seq: np.ndarray, p: np.ndarray, d: np.ndarray, w: np.ndarray
             if v + mid >= best:
                 continue
             if shift == 0:
-                v += base[k - 1] - base[i]
+                v += mid
             else:
                 for m in range(i + 1, k):
                     jm = seq[m - 1]
