@@ -134,6 +134,27 @@ def _over(loads: np.ndarray, cap: np.ndarray, r: int, i: int, delta: int) -> int
     return x if x > 0 else 0
 
 
+@njit(cache=True, inline="always")
+def _excess_delta(
+    loads: np.ndarray, cap: np.ndarray, pw: np.ndarray, dem: np.ndarray, i: int, add: int, rem: int
+) -> tuple[int, float]:
+    """How agent i's capacity excess changes, summed over resources, when task ``add`` joins it and
+    task ``rem`` leaves it (-1: none), and that change weighted by the penalty weights ``pw``."""
+    dx = 0
+    pen = 0.0
+    for r in range(loads.shape[0]):
+        o = loads[r, i] - cap[r, i]
+        nw = o
+        if add >= 0:
+            nw += dem[r, add, i]
+        if rem >= 0:
+            nw -= dem[r, rem, i]
+        g = max(nw, 0) - max(o, 0)
+        dx += g
+        pen += pw[r, i] * g
+    return dx, pen
+
+
 @njit(cache=True)
 def repair(
     assign: np.ndarray, cost: np.ndarray, dem: np.ndarray, cap: np.ndarray, allowed: np.ndarray, moves: int
@@ -454,15 +475,11 @@ def _chain_ends(
                 break
             if e == b:
                 continue
-            pen = cost[k, e]
-            dx = 0
+            dx, pe = _excess_delta(loads, cap, pw, dem, e, k, -1)
+            pen = cost[k, e] + pe
             room = True
             for r in range(R):
-                oe = loads[r, e] - cap[r, e]
-                g = max(oe + dem[r, k, e], 0) - max(oe, 0)
-                dx += g
-                pen += pw[r, e] * g
-                if oe + dem[r, k, e] > 0:
+                if loads[r, e] + dem[r, k, e] > cap[r, e]:
                     room = False
             if tabu[k, e] <= it:
                 if pen < v1:
@@ -562,13 +579,7 @@ def tabu_search(
         for j in range(n):
             a = assign[j]
             # removing j from a: the same for every target agent
-            pa = 0.0
-            xa = 0
-            for r in range(R):
-                oa = loads[r, a] - cap[r, a]
-                d = max(oa - dem[r, j, a], 0) - max(oa, 0)
-                xa += d
-                pa += pw[r, a] * d
+            xa, pa = _excess_delta(loads, cap, pw, dem, a, -1, j)
             ca = cost[j, a]
             for c0 in range(nshift):
                 i = cand[j, c0] if restrict else c0
@@ -581,13 +592,9 @@ def tabu_search(
                 # every excess
                 if dc + pa >= bv and not (excess + xa == 0 and cur + dc < fv):
                     continue
-                pen = pa
-                dx = xa
-                for r in range(R):
-                    oi = loads[r, i] - cap[r, i]
-                    e = max(oi + dem[r, j, i], 0) - max(oi, 0)
-                    dx += e
-                    pen += pw[r, i] * e
+                xi, pi = _excess_delta(loads, cap, pw, dem, i, j, -1)
+                dx = xa + xi
+                pen = pa + pi
                 if excess + dx == 0 and cur + dc < fv:
                     fv, fj, fi, fk, fe = cur + dc, j, i, -1, -1
                 v = dc + pen
@@ -609,22 +616,12 @@ def tabu_search(
                 for t0 in range(min(nb_, partners)):  # at most ``partners`` per (task, agent), rotating
                     k = members[b, (off + t0) % nb_]
                     # b trades k for j: the part the swap and the chain share
-                    pf = 0.0
-                    xf = 0
-                    for r in range(R):
-                        ob = loads[r, b] - cap[r, b]
-                        f = max(ob - dem[r, k, b] + dem[r, j, b], 0) - max(ob, 0)
-                        xf += f
-                        pf += pw[r, b] * f
+                    xf, pf = _excess_delta(loads, cap, pw, dem, b, j, k)
                     if allowed[k, a]:  # swap j <-> k
                         dc = cost[j, b] + cost[k, a] - cost[j, a] - cost[k, b]
-                        pen = pf
-                        dx = xf
-                        for r in range(R):
-                            oa = loads[r, a] - cap[r, a]
-                            d = max(oa - dem[r, j, a] + dem[r, k, a], 0) - max(oa, 0)
-                            dx += d
-                            pen += pw[r, a] * d
+                        xs, ps = _excess_delta(loads, cap, pw, dem, a, k, j)
+                        dx = xf + xs
+                        pen = pf + ps
                         if excess + dx == 0 and cur + dc < fv:
                             fv, fj, fi, fk, fe = cur + dc, j, b, k, a
                         v = dc + pen
