@@ -283,3 +283,44 @@ def test_repaired_upper_bound_is_a_sequence_of_that_cost(
         # the repaired UB's sequence, or a cheaper one (a minimising path that is a permutation)
         assert opt[k] <= cost(inst, lag.sequence) <= lag.ub
     assert lag.stats.get("repairs", 0) > 0
+
+
+def test_pair_masks_match_the_pair_rule_after_removals() -> None:
+    """The pair DP with its stored allowed-pair bits gives the same forward and backward values as the
+    scan that tests each pair, on 70 jobs (two words per mask), before and after removing arcs."""
+    from solvers.smtt.lagrange import arc_lists
+    from solvers.smtt.pairdp import keep_masks, pair_masks, pbackward, pforward, start_lists
+
+    inst = generate(seed=11, n=70, tf=0.6, rdd=0.4)
+    lag = Lagrangian.build(inst, np.arange(inst.n, dtype=np.int64))
+    assert lag is not None
+    rng = np.random.default_rng(0)
+    n = lag.p.shape[0]
+    empty = np.zeros((0, 1), dtype=np.uint64)
+    ptr, jobs, arc = arc_lists(lag.allow, lag.p, lag.d, lag.w)
+    sptr, sidx = start_lists(ptr, jobs, lag.p)
+    fm, bm = pair_masks(lag.p, lag.d, lag.w, lag.prec, ptr, jobs, sptr, sidx, 2)
+    for rnd in range(3):
+        if rnd:  # drop a fifth of the arcs, then filter the masks as the run loop does
+            t_of = np.repeat(np.arange(ptr.shape[0] - 1), np.diff(ptr))
+            drop = rng.random(jobs.shape[0]) < 0.2
+            lag.allow[t_of[drop], jobs[drop]] = 0
+            fm, bm = keep_masks(fm, bm, ptr, jobs, lag.allow)
+            ptr, jobs, arc = arc_lists(lag.allow, lag.p, lag.d, lag.w)
+            sptr, sidx = start_lists(ptr, jobs, lag.p)
+        assert fm.shape == (jobs.shape[0], 2)
+        mu = rng.uniform(0, 50, n)
+        out = []
+        for f_mask, b_mask in ((fm, bm), (empty, empty)):
+            na = jobs.shape[0]
+            F, G, H = np.empty(na), np.empty(na), np.empty(na)
+            P = np.empty(na, dtype=np.int64)
+            sv, sj = np.empty(na), np.empty(na, dtype=np.int64)
+            pforward(lag.p, lag.d, lag.w, lag.prec, mu, ptr, jobs, arc, F, P, sv, sj, np.arange(na), f_mask)
+            pbackward(
+                lag.p, lag.d, lag.w, lag.prec, mu, ptr, jobs, arc, sptr, G, H, sv, sj, sidx.copy(), b_mask
+            )
+            out.append((F, G))
+        assert np.isfinite(out[1][0]).sum() > 0.5 * jobs.shape[0]  # the comparison is not vacuous
+        np.testing.assert_array_equal(out[0][0], out[1][0])
+        np.testing.assert_array_equal(out[0][1], out[1][1])

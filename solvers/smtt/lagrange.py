@@ -113,7 +113,15 @@ from solvers.smtt import memdp
 from solvers.smtt.common import cost, hint_sequence, result
 from solvers.smtt.dominance import precedence_pairs, precedes_matrix
 from solvers.smtt.dynasearch import dyna_descent
-from solvers.smtt.pairdp import peliminate, psubgradient, start_lists, step_multipliers
+from solvers.smtt.pairdp import (
+    keep_masks,
+    mask_words,
+    pair_masks,
+    peliminate,
+    psubgradient,
+    start_lists,
+    step_multipliers,
+)
 from solvers.smtt.rules import best_rule
 
 INF = 1e300
@@ -598,6 +606,7 @@ class Lagrangian:
         ptr, jobs, arc = arc_lists(self.allow, self.p, self.d, self.w)
         sptr, bo = start_lists(ptr, jobs, self.p)  # bo: the backward order, from the start lists
         fo = np.arange(jobs.shape[0])  # the forward order (pairdp.pforward keeps both sorted)
+        fm, bm = self._masks(ptr, jobs, sptr, bo)  # the pair DP's allowed-pair bits (none in stage 1)
         started = time.perf_counter()
         repair_s = 0.0
         rounds = 0
@@ -617,7 +626,7 @@ class Lagrangian:
             if self.stage == 2:
                 code = psubgradient(
                     self.p, self.d, self.w, self.prec, ptr, jobs, arc, self.mu, self.best_mu,
-                    float(self.ub), self.st, iters, path, cnt, PATIENCE, LAMBDA_MIN, fo,
+                    float(self.ub), self.st, iters, path, cnt, PATIENCE, LAMBDA_MIN, fo, fm,
                 )  # fmt: skip
             else:
                 code = subgradient(
@@ -649,7 +658,7 @@ class Lagrangian:
                     repair_s += time.perf_counter() - r0
                     removed, left, _ = peliminate(
                         self.p, self.d, self.w, self.prec, self.best_mu, self.allow, ptr, jobs, arc,
-                        sptr, float(self.ub), fo, bo,
+                        sptr, float(self.ub), fo, bo, fm, bm,
                     )  # fmt: skip
                 else:
                     removed, left, _ = eliminate(
@@ -662,6 +671,7 @@ class Lagrangian:
                     self._prove_ub()
                     break
                 if removed:
+                    fm, bm = keep_masks(fm, bm, ptr, jobs, self.allow)
                     ptr, jobs, arc = arc_lists(self.allow, self.p, self.d, self.w)
                     sptr, bo = start_lists(ptr, jobs, self.p)
                     fo = np.arange(jobs.shape[0])
@@ -678,6 +688,7 @@ class Lagrangian:
                 if not removed and code == 3:
                     if self.stage == 1 and self.pairs and self.memory == 0:
                         self.stage = 2  # the pair DP keeps every memory-free state exactly
+                        fm, bm = self._masks(ptr, jobs, sptr, bo)
                         per_work *= PAIR_SLOWDOWN  # until its first call is timed
                         # its bound starts well above stage 1's: eliminate with it soon
                         last_elim = int(self.st[3]) - PAIR_ELIM_EVERY + PAIR_FIRST_ELIM
@@ -699,6 +710,18 @@ class Lagrangian:
         self.stats["stage"] = self.stage
         if self.stage == 3 and not self.proved:
             self.run(budget, max_rounds=max(1, max_rounds - rounds))  # the graph, or the pair DP again
+
+    def _masks(
+        self, ptr: np.ndarray, jobs: np.ndarray, sptr: np.ndarray, sidx: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The pair DP's masks (:func:`solvers.smtt.pairdp.pair_masks`) for the arc list, or empty
+        ones (the kernels then test each pair) outside stage 2 or when they would be too large."""
+        n = self.p.shape[0]
+        words = mask_words(n, jobs.shape[0]) if self.stage == 2 else 0
+        if words == 0:
+            empty = np.zeros((0, 1), dtype=np.uint64)
+            return empty, empty
+        return pair_masks(self.p, self.d, self.w, self.prec, ptr, jobs, sptr, sidx, words)
 
     def _run_graph(self, budget: Budget) -> bool:
         """Stage 3 (:mod:`solvers.smtt.memdp`): the pair DP on an explicit state graph; rounds of
@@ -878,13 +901,14 @@ def warm() -> None:
     subgradient(lag.p, ptr, jobs, arc, lag.mbit, 2, lag.mu, lag.best_mu, 40.0, lag.st, 2, path, cnt)
     eliminate(lag.p, lag.d, lag.w, lag.best_mu, lag.allow, ptr, jobs, arc, lag.mbit, 2, 40.0)
     sptr, sidx = start_lists(ptr, jobs, lag.p)
+    fm, bm = pair_masks(lag.p, lag.d, lag.w, lag.prec, ptr, jobs, sptr, sidx, 1)
     psubgradient(
         lag.p, lag.d, lag.w, lag.prec, ptr, jobs, arc, lag.mu, lag.best_mu, 40.0, lag.st, 2, path, cnt,
-        PATIENCE, LAMBDA_MIN, np.arange(jobs.shape[0]),
+        PATIENCE, LAMBDA_MIN, np.arange(jobs.shape[0]), fm,
     )  # fmt: skip
     peliminate(
         lag.p, lag.d, lag.w, lag.prec, lag.best_mu, lag.allow, ptr, jobs, arc, sptr, 40.0,
-        np.arange(jobs.shape[0]), sidx.copy(),
+        np.arange(jobs.shape[0]), sidx.copy(), fm, bm,
     )  # fmt: skip
     dyna_descent(np.arange(5, dtype=np.int64), lag.p, lag.d, lag.w)  # writable arrays: not ids' signature
     lag.stage = 3
