@@ -324,3 +324,43 @@ def test_pair_masks_match_the_pair_rule_after_removals() -> None:
         assert np.isfinite(out[1][0]).sum() > 0.5 * jobs.shape[0]  # the comparison is not vacuous
         np.testing.assert_array_equal(out[0][0], out[1][0])
         np.testing.assert_array_equal(out[0][1], out[1][1])
+
+
+@pytest.mark.parametrize("k", [27, 61])
+def test_stage4_sequence_becomes_the_upper_bound(wt40: tuple[list[Instance], list[int]], k: int) -> None:
+    """From a random upper-bound sequence (no Lagrangian heuristic), CP-SAT on the arcs left finds
+    better sequences: each becomes the UB that later rounds and tries eliminate against, the bound
+    stays <= optimum, and a proof comes only at the optimum."""
+    from solvers.smtt.lagrange import close_cpsat
+
+    insts, opt = wt40
+    inst = insts[k]
+    seq = np.random.default_rng(k).permutation(inst.n).astype(np.int64)
+    lag = Lagrangian.build(inst, seq)
+    assert lag is not None
+    start = lag.ub
+    assert start > opt[k]
+    lag.ub_c = None  # no Lagrangian heuristic: only stage 4 can lower the UB
+    for _ in range(3):
+        lag.run(Budget(0.2))
+        assert lag.ub == start or (lag.sequence is not None and cost(inst, lag.sequence) == lag.ub)
+        close_cpsat(lag, Budget(2.0))
+        assert lag.sequence is not None and cost(inst, lag.sequence) == lag.ub
+        assert opt[k] <= lag.ub < start and lag.bound <= opt[k] + 1e-6
+        if lag.proved:
+            break
+    assert not lag.proved or lag.ub == opt[k]
+
+
+def test_sliced_ssdp_answers_stay_valid(wt40: tuple[list[Instance], list[int]]) -> None:
+    """With a budget long enough for stage 4 between slices, from a random hint: objective >= optimum
+    >= bound, OPTIMAL only at the optimum, and at least one CP-SAT try recorded."""
+    insts, opt = wt40
+    for k in (44, 88):
+        inst = insts[k]
+        hint = Solution(tuple(int(x) for x in np.random.default_rng(k).permutation(inst.n)))
+        r = solve(inst, "ssdp", Budget(2.5), hint=hint)
+        assert r.objective is not None and r.bound is not None
+        assert r.objective >= opt[k] >= r.bound - 1e-6
+        assert r.status is not Status.OPTIMAL or r.objective == opt[k]
+        assert r.stats.get("cpsat_tries", 0) >= 1 or r.status is Status.OPTIMAL

@@ -15,8 +15,9 @@ it stops early when it meets the cheap bound or after :func:`stall_kicks` kicks
 without improvement, so the proof step starts early. The Lagrangian time-indexed bound
 (:mod:`solvers.smtt.lagrange`, name ``ssdp``) then gets everything left, with the ILS sequence as its
 upper bound: subgradient and arc elimination, then the pair DP (adjacent-pair interchange, with a
-Lagrangian heuristic that can lower the UB), then CP-SAT over the arcs left; when it proves the
-incumbent optimal the result's ``bound_source`` is ``ssdp``. CP-SAT on the full model
+Lagrangian heuristic that can lower the UB), with CP-SAT over the arcs left tried between slices of
+those rounds and at the end; when it proves the incumbent optimal the result's ``bound_source`` is
+``ssdp``. CP-SAT on the full model
 (:mod:`solvers.smtt.cpsat`) only runs instead of it, when the instance is too large for its tables. The
 family's cheap bound is added by the registry; OPTIMAL is only reported when ceil(bound) meets the
 objective (:func:`solvers.registry.finalize`).

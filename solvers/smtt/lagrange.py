@@ -66,10 +66,12 @@ end with S = M), then :data:`GRAPH_EVALS` subgradient evaluations on the graph. 
 < UB that obeys the pair rule is still a path (proof in :mod:`solvers.smtt.memdp`), so L(μ) stays a
 bound; with every job in memory it is exact. The graph stops growing at :data:`MAX_GRAPH_STATES` /
 :data:`MAX_GRAPH_EDGES` and goes on with subgradient only. Measured on wt100 at 10 s (auto, load
-1.4-2.0): 86 of 125 proved, against 42 before this stage. The graph is about 3x faster per evaluation
-than the pair DP's sorted scan (wt100 #2 after stage 1: 317k arcs, 12M edges, 21 against 62 ms), but
-entering it straight from stage 1 proved 83 (four more, seven fewer: with many states left the
-memory jobs come too early) and ran 3.4 s over on #60, so it is entered only as described.
+1.4-2.0): 86 of 125 proved, against 42 before this stage. The graph was about 3x faster per
+evaluation than the pair DP's scan before that scan used allowed-pair bits (wt100 #2 after stage 1:
+317k arcs, 12M edges, 21 against 62 ms; the scan now takes about a third), but entering it straight
+from stage 1 proved 83 (four more, seven fewer: with many states left the memory jobs come too early)
+and ran 3.4 s over on #60, and entering it at 80k arcs instead of 20k left four of six near misses
+further from a proof (#38: 0.06 -> 0.72 %), so it is entered only as described.
 
 Stage 2b (memory jobs on the stage-1 DP) is what runs instead when the graph stage is switched off
 (``graphs = False``): up to :data:`GROW` jobs join a memory set M and the stage-1 DP runs again on the
@@ -82,8 +84,15 @@ paths, which need not use every job, still exist.
 
 Stage 4 (closing) hands the remaining arcs to CP-SAT: completion time of j restricted to its remaining
 arcs, the Emmons precedences, objective <= UB - 1 and >= ceil(L). Infeasible proves UB optimal (the
-optimal sequence with cost < UB would satisfy every constraint); a solution is a better sequence, and
-min(UB, CP-SAT's bound) is a bound by the argument above.
+optimal sequence with cost < UB would satisfy every constraint); a solution is a better sequence (it
+becomes the UB of the rounds that follow), and min(UB, CP-SAT's bound) is a bound by the argument
+above. With a tight UB the arcs left make the model infeasible long before the bound itself reaches
+UB - 1: on wt100 #3, #4 and #9 after 4 s of rounds (absolute gaps 11, 28 and 43) CP-SAT proved each in
+0.02-0.03 s, and from a rule UB 1-6 % above the optimum it found better sequences and proved nothing
+false. So when ssdp has at least :data:`CPSAT_TRY_MIN_BUDGET`, :func:`run_ssdp` runs the rounds in slices
+of :data:`CPSAT_EVERY_SHARE` of its time and tries stage 4 for :data:`CPSAT_TRY_SHARE` of it (at least
+:data:`CPSAT_MIN_S`) after each; the last try gets what is left. Until then stage 4 had only run on the
+few ms the rounds left over, i.e. almost never: wt100 at 10 s proved 90 without the tries.
 
 Every Numba call runs as many DP evaluations as fit in :data:`CALL_SECONDS` (and in half the time
 left), timed on the previous call; an elimination is skipped when it would not fit in the time left, and
@@ -153,6 +162,9 @@ MAX_GRAPH_EDGES = 40_000_000
 EPS = 1e-7
 CPSAT_MIN_S = 0.1  # stage 4 is not started with less time left (building the model takes tens of ms)
 CPSAT_MARGIN_S = 0.05  # stage 4 stops this long before the deadline
+CPSAT_TRY_MIN_BUDGET = 2.0  # with this much time for ssdp, stage 4 is also tried between slices
+CPSAT_EVERY_SHARE = 0.2  # ... after every such share of ssdp's time spent on the Lagrangian rounds
+CPSAT_TRY_SHARE = 0.01  # ... with this share of it (at least CPSAT_MIN_S) per try
 
 
 @njit(cache=True)
@@ -541,6 +553,8 @@ class Lagrangian:
     graph: memdp.Graph | None = None  # stage 3: the state graph of solvers.smtt.memdp
     gbit: np.ndarray | None = None  # bit of each memory job of the graph, -1 for the others
     gmem: int = 0  # memory jobs in the graph
+    pmasks: tuple[np.ndarray, np.ndarray] | None = None  # the pair DP's masks, kept across run() calls
+    per_work: float = 1e-8  # seconds per DP state update, kept across run() calls
 
     @classmethod
     def build(cls, inst: Instance, seq: np.ndarray) -> Lagrangian | None:
@@ -611,7 +625,7 @@ class Lagrangian:
         repair_s = 0.0
         rounds = 0
         last_elim = 0
-        per_work = 1e-8  # seconds per state update, re-measured on every call
+        per_work = self.per_work  # seconds per state update, re-measured on every call
         while not self.proved and rounds < max_rounds and not budget.should_stop():
             ns = 1 << self.memory
             work = max(1, jobs.shape[0] * ns)
@@ -634,6 +648,7 @@ class Lagrangian:
                     float(self.ub), self.st, iters, path, cnt,
                 )  # fmt: skip
             per_work = max(1e-10, (time.perf_counter() - t0) / (iters * work))
+            self.per_work = per_work
             self._take(float(self.st[0]))
             if code == 1:
                 self.proved = True
@@ -672,6 +687,7 @@ class Lagrangian:
                     break
                 if removed:
                     fm, bm = keep_masks(fm, bm, ptr, jobs, self.allow)
+                    self.pmasks = (fm, bm) if fm.shape[0] else None
                     ptr, jobs, arc = arc_lists(self.allow, self.p, self.d, self.w)
                     sptr, bo = start_lists(ptr, jobs, self.p)
                     fo = np.arange(jobs.shape[0])
@@ -717,11 +733,14 @@ class Lagrangian:
         """The pair DP's masks (:func:`solvers.smtt.pairdp.pair_masks`) for the arc list, or empty
         ones (the kernels then test each pair) outside stage 2 or when they would be too large."""
         n = self.p.shape[0]
+        if self.pmasks is not None and self.pmasks[0].shape[0] == jobs.shape[0]:
+            return self.pmasks  # arcs are only removed: the same count is the same arcs
         words = mask_words(n, jobs.shape[0]) if self.stage == 2 else 0
         if words == 0:
             empty = np.zeros((0, 1), dtype=np.uint64)
             return empty, empty
-        return pair_masks(self.p, self.d, self.w, self.prec, ptr, jobs, sptr, sidx, words)
+        self.pmasks = pair_masks(self.p, self.d, self.w, self.prec, ptr, jobs, sptr, sidx, words)
+        return self.pmasks
 
     def _run_graph(self, budget: Budget) -> bool:
         """Stage 3 (:mod:`solvers.smtt.memdp`): the pair DP on an explicit state graph; rounds of
@@ -822,9 +841,8 @@ class Lagrangian:
     def _path_sequence(self, path: np.ndarray) -> None:
         """The relaxation's minimising path is a sequence (``path``, in order) whose cost is the
         bound: record it when it beats the upper bound, and the bound proves it."""
-        if self.st[0] < self.ub or self.sequence is None:
-            zero = np.setdiff1d(np.arange(self.inst.n), self.jobs_idx)
-            self.sequence = np.concatenate((zero, self.jobs_idx[path])).astype(np.int64)
+        if self.st[0] < self.ub:
+            self.adopt(path[: self.p.shape[0]].copy())
         self.proved = True
 
     def _grow(self, cnt: np.ndarray, arcs: int) -> bool:
@@ -866,14 +884,22 @@ class Lagrangian:
         c = dyna_descent(seq, self.p, self.d, self.w)
         self.stats["repairs"] = self.stats.get("repairs", 0) + 1
         if c < self.ub:
-            self.ub = int(c)
-            order = np.cumsum(self.p[seq])
-            self.ub_c = np.empty(n)
-            self.ub_c[seq] = order
-            zero = np.setdiff1d(np.arange(self.inst.n), self.jobs_idx)
-            self.sequence = np.concatenate((zero, self.jobs_idx[seq])).astype(np.int64)
+            self.adopt(seq)
             self.stats["repair_improved"] = self.stats.get("repair_improved", 0) + 1
             self._take(self.bound)
+
+    def adopt(self, local: np.ndarray) -> None:
+        """Take the sequence ``local`` (of the non-zero-length jobs, as indices into them) as the new
+        incumbent when it is cheaper: UB, its completion times, and :attr:`sequence`."""
+        zero = np.setdiff1d(np.arange(self.inst.n), self.jobs_idx)
+        seq = np.concatenate((zero, self.jobs_idx[local])).astype(np.int64)
+        c = cost(self.inst, seq)
+        if c >= self.ub:
+            return
+        self.sequence = seq
+        self.ub = int(c)
+        self.ub_c = np.empty(self.p.shape[0])
+        self.ub_c[local] = np.cumsum(self.p[local])
 
     def _take(self, value: float) -> None:
         v = min(value, float(self.ub))
@@ -956,9 +982,9 @@ def close_cpsat(lag: Lagrangian, budget: Budget) -> Limit:
         return Limit.NONE
     if out.has_solution:
         vals = np.array([out.solver.value(s) for s in starts], dtype=np.int64)
-        order = lag.jobs_idx[np.argsort(vals, kind="stable")]
-        zero = np.setdiff1d(np.arange(lag.inst.n), lag.jobs_idx)
-        lag.sequence = np.concatenate((zero, order)).astype(np.int64)
+        # the better sequence is the UB of the rounds that follow (a lower UB keeps every elimination
+        # valid, see Lagrangian._repair)
+        lag.adopt(np.argsort(vals, kind="stable"))
     if out.bound is not None:
         # a bound on the sequences of cost < UB that use only arcs left: min(UB, it) bounds them all
         lag._take(min(float(ub), float(out.bound)))
@@ -980,13 +1006,38 @@ def run_ssdp(inst: Instance, budget: Budget, hint: Any) -> Result:
     if lag is None:
         return result("ssdp", seq, limit=budget.limit_reason(), stats={"skipped": "too large"})
     t0 = budget.elapsed()
-    lag.run(budget)
+    total = budget.remaining()
+    lim = Limit.NONE
+    tries = 0
+    if not budget.deterministic and total >= CPSAT_TRY_MIN_BUDGET:
+        # stage 4 between slices of the Lagrangian rounds: with a tight UB the arcs left often make
+        # CP-SAT's model infeasible at once (wt100 #3, #4, #9 after 4 s: 0.02-0.03 s), long before the
+        # bound itself would reach UB - 1
+        try_s = max(CPSAT_MIN_S, CPSAT_TRY_SHARE * total)
+        while not lag.proved and budget.remaining() > CPSAT_EVERY_SHARE * total + 2 * try_s:
+            before = budget.remaining()
+            lag.run(budget.child(seconds=CPSAT_EVERY_SHARE * total))
+            if lag.proved or budget.should_stop():
+                break
+            lim = close_cpsat(lag, budget.child(seconds=try_s))
+            tries += 1
+            if before - budget.remaining() < 0.5 * CPSAT_EVERY_SHARE * total:
+                break  # the rounds stopped early (nothing more they can do): CP-SAT gets the rest
+        if not lag.proved:
+            lag.run(budget.child(seconds=budget.remaining() - try_s))
+    else:
+        lag.run(budget)
     lag.stats["lagrange_s"] = round(budget.elapsed() - t0, 4)
     lag.stats["lagrange_bound"] = lag.bound if math.isfinite(lag.bound) else None
-    lim = Limit.NONE if lag.proved else budget.limit_reason()
+    lag.stats["cpsat_tries"] = tries
+    if not lag.proved:
+        lim = budget.limit_reason()
     if not lag.proved and budget.remaining() >= CPSAT_MIN_S:
         # CP-SAT's own wall-clock stop and the model build run late on a loaded machine: keep a margin
         lim = close_cpsat(lag, budget.child(seconds=budget.remaining() - CPSAT_MARGIN_S))
+        lag.stats["cpsat_tries"] = tries + 1
+    if lag.proved:
+        lim = Limit.NONE
     if lag.sequence is not None and cost(inst, lag.sequence) < ub:
         seq = lag.sequence
     return result("ssdp", seq, limit=lim, bound=lag.bound, bound_source="ssdp", stats=lag.stats)
