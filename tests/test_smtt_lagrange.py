@@ -364,3 +364,46 @@ def test_sliced_ssdp_answers_stay_valid(wt40: tuple[list[Instance], list[int]]) 
         assert r.objective >= opt[k] >= r.bound - 1e-6
         assert r.status is not Status.OPTIMAL or r.objective == opt[k]
         assert r.stats.get("cpsat_tries", 0) >= 1 or r.status is Status.OPTIMAL
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_stage4_keeps_only_the_memory_graphs_arcs(seed: int) -> None:
+    """After one pruning of the memory graph, stage 4 drops the arcs no graph state carries; some
+    optimal sequence obeying the precedences and the pair rule keeps all its arcs (the UB, a random
+    sequence, is not optimal), and CP-SAT's answer is the optimum."""
+    from solvers.smtt import memdp
+    from solvers.smtt.dominance import precedes_matrix
+    from solvers.smtt.lagrange import close_cpsat
+
+    inst = generate(seed=seed, n=7, tf=0.6, rdd=0.4, p_max=9)
+    opt, _ = brute_force(inst)
+    seq = np.random.default_rng(seed).permutation(inst.n).astype(np.int64)
+    lag = Lagrangian.build(inst, seq)
+    assert lag is not None and np.all(lag.p > 0)
+    if lag.ub == opt:
+        pytest.skip("the random sequence is optimal")
+    cancel = threading.Event()
+    cancel.set()
+    lag.stage = 3
+    assert lag._run_graph(Budget(cancel=cancel))  # builds the graph, no rounds
+    g = lag.graph
+    assert g is not None
+    F, G = np.empty(g[0].shape[0]), np.empty(g[0].shape[0])
+    cnt = np.zeros(inst.n, dtype=np.int64)
+    memdp.evaluate(*g, lag.p, lag.T, 0, lag.best_mu, F, G, cnt)
+    lag.graph = memdp.prune(*g, lag.best_mu, F, G, float(lag.best_mu.sum()), lag._thr())
+    states = set(zip(lag.graph[0].tolist(), lag.graph[1].tolist(), strict=True))
+    close_cpsat(lag, Budget(10.0))
+    assert set(zip(*np.nonzero(lag.allow), strict=True)) <= states
+    prec = precedes_matrix(inst).astype(np.uint8)
+    good = [
+        s
+        for s in itertools.permutations(range(inst.n))
+        if evaluate(inst, Solution(s)).objective == opt
+        and _pair_respecting(inst, s, prec)
+        and all(s.index(i) < s.index(j) for i, j in zip(*np.nonzero(prec), strict=True))
+    ]
+    assert any(
+        all((int(c), j) in states for c, j in zip(np.cumsum(inst.p[list(s)]), s, strict=True)) for s in good
+    )
+    assert lag.proved and lag.ub == opt and math.ceil(lag.bound - 1e-6) == opt

@@ -949,6 +949,13 @@ def close_cpsat(lag: Lagrangian, budget: Budget) -> Limit:
     d = [int(x) for x in lag.d]
     w = [int(x) for x in lag.w]
     ub = int(lag.ub)
+    if lag.graph is not None:
+        # an arc that no state (t, j, S) of the pruned memory graph carries is used by no sequence of
+        # cost < UB that obeys the precedences and the pair rule (solvers.smtt.memdp): it leaves the
+        # model too (wt100 #18 after 9 s: 16,767 -> 16,272 arcs, and CP-SAT proved it in 1.3 s)
+        on_graph = np.zeros_like(lag.allow)
+        on_graph[lag.graph[0], lag.graph[1]] = 1
+        lag.allow &= on_graph
     m = cp_model.CpModel()
     starts = []
     for j in range(n):
@@ -1009,7 +1016,7 @@ def run_ssdp(inst: Instance, budget: Budget, hint: Any) -> Result:
     total = budget.remaining()
     lim = Limit.NONE
     tries = 0
-    if not budget.deterministic and total >= CPSAT_TRY_MIN_BUDGET:
+    if not budget.deterministic and CPSAT_TRY_MIN_BUDGET <= total < math.inf:
         # stage 4 between slices of the Lagrangian rounds: with a tight UB the arcs left often make
         # CP-SAT's model infeasible at once (wt100 #3, #4, #9 after 4 s: 0.02-0.03 s), long before the
         # bound itself would reach UB - 1
