@@ -5,10 +5,16 @@ a child budget (a share of what is left, never more), the best incumbent so far 
 return a better solution and/or a better bound. The chain stops as soon as the incumbent meets the best
 bound or the gap target, or the budget is spent; the result names the solver that found the incumbent
 and the one that proved the bound (``bound_source``), and ``stats`` records every step.
+
+A step that raises (a solver bug, or MemoryError under a worker's address-space limit: the Lagrangian
+tables of a large SMTT instance are hundreds of MB) is logged and recorded as ``<step>.error`` in
+``stats``; the chain goes on with the incumbent and bound it had, so what earlier steps found is not
+lost to a later step's failure.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +23,8 @@ from typing import Any
 from models import Evaluation, family
 from solvers.budget import Budget
 from solvers.result import Limit, Result, Status, bounds_meet, round_bound
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,13 @@ def run_portfolio(
         outer = budget.child(seconds=max(0.0, budget.remaining() - kept)) if kept > 0 else budget
         sub = outer.child(fraction=step.share)
         t = budget.elapsed()
-        res = step.run(instance, sub, best_sol)
+        try:
+            res = step.run(instance, sub, best_sol)
+        except Exception as exc:  # keep what the earlier steps found (module docstring)
+            log.exception("step %s of %s failed on %s", step.name, name, getattr(instance, "name", ""))
+            stats[f"{step.name}.error"] = f"{type(exc).__name__}: {exc}"
+            stats[f"{step.name}.time_s"] = round(budget.elapsed() - t, 4)
+            continue
         stats[f"{step.name}.time_s"] = round(budget.elapsed() - t, 4)
         if res.status is Status.INFEASIBLE:
             infeasible_by = step.name

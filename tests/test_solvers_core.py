@@ -121,6 +121,34 @@ def test_portfolio_first_step_runs_on_spent_budget_and_keeps_best() -> None:
     assert res.solver == "auto(a)"
 
 
+def test_portfolio_keeps_the_incumbent_when_a_later_step_raises() -> None:
+    """A step that raises (here MemoryError, as under a worker's address-space limit) is recorded in
+    the stats; the incumbent and bound of the earlier step survive and the next step still runs."""
+    calls: list[str] = []
+
+    def good(name: str, seq: tuple[int, ...], bound: float):
+        def run(inst, budget, hint):
+            calls.append(name)
+            return Result("smtt", Status.FEASIBLE, name, solution=smtt.Solution(seq), bound=bound)
+
+        return run
+
+    def broken(inst, budget, hint):
+        calls.append("broken")
+        raise MemoryError("arc table")
+
+    best = min([(0, 1, 2), (2, 0, 1)], key=lambda s: _cost(list(s)))
+    res = run_portfolio(
+        TINY,
+        Budget(5),
+        [Step("a", good("a", best, 1.0)), Step("x", broken), Step("c", good("c", best, 2.0))],
+    )
+    assert calls == ["a", "broken", "c"]
+    assert res.solution == smtt.Solution(best) and res.solver == "auto(a)"
+    assert res.bound == 2.0 and res.bound_source == "c" and res.status is not Status.ERROR
+    assert res.stats["x.error"] == "MemoryError: arc table"
+
+
 def test_budget_cancellation_stops_a_running_cpsat_solve() -> None:
     """CP-SAT is stopped from outside within a fraction of a second when the budget is cancelled."""
     from instances import smtt as gen
