@@ -554,7 +554,7 @@ class Lagrangian:
     gbit: np.ndarray | None = None  # bit of each memory job of the graph, -1 for the others
     gmem: int = 0  # memory jobs in the graph
     pmasks: tuple[np.ndarray, np.ndarray] | None = None  # the pair DP's masks, kept across run() calls
-    per_work: float = 1e-8  # seconds per DP state update, kept across run() calls
+    per_work: float = 1e-8  # seconds per DP state update, re-measured on every call, kept across calls
 
     @classmethod
     def build(cls, inst: Instance, seq: np.ndarray) -> Lagrangian | None:
@@ -625,14 +625,13 @@ class Lagrangian:
         repair_s = 0.0
         rounds = 0
         last_elim = 0
-        per_work = self.per_work  # seconds per state update, re-measured on every call
         while not self.proved and rounds < max_rounds and not budget.should_stop():
             ns = 1 << self.memory
             work = max(1, jobs.shape[0] * ns)
             # as many evaluations as fit in CALL_SECONDS and in half the time left (at least one)
-            if per_work * work > budget.remaining():  # not even one evaluation fits
+            if self.per_work * work > budget.remaining():  # not even one evaluation fits
                 break
-            fit = min(CALL_SECONDS, 0.5 * budget.remaining()) / (per_work * work)
+            fit = min(CALL_SECONDS, 0.5 * budget.remaining()) / (self.per_work * work)
             iters = max(1, min(ITERS_PER_CALL, int(fit)))
             if budget.deterministic:  # call sizes (hence elimination points) from the work, not the clock
                 iters = max(1, min(ITERS_PER_CALL, DETERMINISTIC_CALL_WORK // work))
@@ -647,8 +646,7 @@ class Lagrangian:
                     self.p, ptr, jobs, arc, self.mbit, ns, self.mu, self.best_mu,
                     float(self.ub), self.st, iters, path, cnt,
                 )  # fmt: skip
-            per_work = max(1e-10, (time.perf_counter() - t0) / (iters * work))
-            self.per_work = per_work
+            self.per_work = max(1e-10, (time.perf_counter() - t0) / (iters * work))
             self._take(float(self.st[0]))
             if code == 1:
                 self.proved = True
@@ -660,7 +658,7 @@ class Lagrangian:
                 code = 3  # converged enough: the pair DP gains more per second from here
             every = PAIR_ELIM_EVERY if self.stage == 2 else ELIM_EVERY
             if code == 3 or self.st[3] - last_elim >= every:
-                if budget.remaining() < ELIM_COST * per_work * work:  # would overrun the budget
+                if budget.remaining() < ELIM_COST * self.per_work * work:  # would overrun the budget
                     break
                 last_elim = int(self.st[3])
                 if budget.deterministic:  # the heuristic's share from the rounds, not the clock
@@ -705,7 +703,7 @@ class Lagrangian:
                     if self.stage == 1 and self.pairs and self.memory == 0:
                         self.stage = 2  # the pair DP keeps every memory-free state exactly
                         fm, bm = self._masks(ptr, jobs, sptr, bo)
-                        per_work *= PAIR_SLOWDOWN  # until its first call is timed
+                        self.per_work *= PAIR_SLOWDOWN  # until its first call is timed
                         # its bound starts well above stage 1's: eliminate with it soon
                         last_elim = int(self.st[3]) - PAIR_ELIM_EVERY + PAIR_FIRST_ELIM
                         self.stats["stage1_evals"] = int(self.st[3])
@@ -842,7 +840,7 @@ class Lagrangian:
         """The relaxation's minimising path is a sequence (``path``, in order) whose cost is the
         bound: record it when it beats the upper bound, and the bound proves it."""
         if self.st[0] < self.ub:
-            self.adopt(path[: self.p.shape[0]].copy())
+            self.adopt(path)
         self.proved = True
 
     def _grow(self, cnt: np.ndarray, arcs: int) -> bool:
@@ -998,6 +996,33 @@ def close_cpsat(lag: Lagrangian, budget: Budget) -> Limit:
     return out.limit
 
 
+def _sliced_rounds(lag: Lagrangian, budget: Budget) -> int:
+    """The Lagrangian rounds on the whole budget; with at least :data:`CPSAT_TRY_MIN_BUDGET` (finite,
+    not deterministic) in slices of :data:`CPSAT_EVERY_SHARE` with a stage-4 try of
+    :data:`CPSAT_TRY_SHARE` after each and one try's time left at the end (module docstring: with a
+    tight UB the arcs left often make CP-SAT's model infeasible long before the bound reaches UB - 1).
+    Returns the number of tries made."""
+    total = budget.remaining()
+    if budget.deterministic or not CPSAT_TRY_MIN_BUDGET <= total < math.inf:
+        lag.run(budget)
+        return 0
+    try_s = max(CPSAT_MIN_S, CPSAT_TRY_SHARE * total)
+    slice_s = CPSAT_EVERY_SHARE * total
+    tries = 0
+    while not lag.proved and budget.remaining() > slice_s + 2 * try_s:
+        before = budget.remaining()
+        lag.run(budget.child(seconds=slice_s))
+        if lag.proved or budget.should_stop():
+            return tries
+        close_cpsat(lag, budget.child(seconds=try_s))
+        tries += 1
+        if before - budget.remaining() < 0.5 * slice_s:
+            return tries  # the rounds stopped early (nothing more they can do): CP-SAT gets the rest
+    if not lag.proved:
+        lag.run(budget.child(seconds=budget.remaining() - try_s))
+    return tries
+
+
 def _start(inst: Instance, hint: Any) -> np.ndarray:
     h = hint_sequence(inst, hint)
     if h is None:
@@ -1013,36 +1038,15 @@ def run_ssdp(inst: Instance, budget: Budget, hint: Any) -> Result:
     if lag is None:
         return result("ssdp", seq, limit=budget.limit_reason(), stats={"skipped": "too large"})
     t0 = budget.elapsed()
-    total = budget.remaining()
-    lim = Limit.NONE
-    tries = 0
-    if not budget.deterministic and CPSAT_TRY_MIN_BUDGET <= total < math.inf:
-        # stage 4 between slices of the Lagrangian rounds: with a tight UB the arcs left often make
-        # CP-SAT's model infeasible at once (wt100 #3, #4, #9 after 4 s: 0.02-0.03 s), long before the
-        # bound itself would reach UB - 1
-        try_s = max(CPSAT_MIN_S, CPSAT_TRY_SHARE * total)
-        while not lag.proved and budget.remaining() > CPSAT_EVERY_SHARE * total + 2 * try_s:
-            before = budget.remaining()
-            lag.run(budget.child(seconds=CPSAT_EVERY_SHARE * total))
-            if lag.proved or budget.should_stop():
-                break
-            lim = close_cpsat(lag, budget.child(seconds=try_s))
-            tries += 1
-            if before - budget.remaining() < 0.5 * CPSAT_EVERY_SHARE * total:
-                break  # the rounds stopped early (nothing more they can do): CP-SAT gets the rest
-        if not lag.proved:
-            lag.run(budget.child(seconds=budget.remaining() - try_s))
-    else:
-        lag.run(budget)
+    tries = _sliced_rounds(lag, budget)
     lag.stats["lagrange_s"] = round(budget.elapsed() - t0, 4)
     lag.stats["lagrange_bound"] = lag.bound if math.isfinite(lag.bound) else None
-    lag.stats["cpsat_tries"] = tries
-    if not lag.proved:
-        lim = budget.limit_reason()
+    lim = budget.limit_reason()
     if not lag.proved and budget.remaining() >= CPSAT_MIN_S:
         # CP-SAT's own wall-clock stop and the model build run late on a loaded machine: keep a margin
         lim = close_cpsat(lag, budget.child(seconds=budget.remaining() - CPSAT_MARGIN_S))
-        lag.stats["cpsat_tries"] = tries + 1
+        tries += 1
+    lag.stats["cpsat_tries"] = tries
     if lag.proved:
         lim = Limit.NONE
     if lag.sequence is not None and cost(inst, lag.sequence) < ub:
