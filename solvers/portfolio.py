@@ -82,14 +82,15 @@ def run_portfolio(
         outer = budget.child(seconds=max(0.0, budget.remaining() - kept)) if kept > 0 else budget
         sub = outer.child(fraction=step.share)
         t = budget.elapsed()
+        res: Result | None = None
         try:
             res = step.run(instance, sub, best_sol)
         except Exception as exc:  # keep what the earlier steps found (module docstring)
             log.exception("step %s of %s failed on %s", step.name, name, getattr(instance, "name", ""))
             stats[f"{step.name}.error"] = f"{type(exc).__name__}: {exc}"
-            stats[f"{step.name}.time_s"] = round(budget.elapsed() - t, 4)
-            continue
         stats[f"{step.name}.time_s"] = round(budget.elapsed() - t, 4)
+        if res is None:
+            continue
         if res.status is Status.INFEASIBLE:
             infeasible_by = step.name
             break

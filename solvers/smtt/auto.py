@@ -17,10 +17,9 @@ without improvement, so the proof step starts early. The Lagrangian time-indexed
 upper bound: subgradient and arc elimination, then the pair DP (adjacent-pair interchange, with a
 Lagrangian heuristic that can lower the UB), with CP-SAT over the arcs left tried between slices of
 those rounds and at the end; when it proves the incumbent optimal the result's ``bound_source`` is
-``ssdp``. CP-SAT on the full model
-(:mod:`solvers.smtt.cpsat`) only runs instead of it, when the instance is too large for its tables. The
-family's cheap bound is added by the registry; OPTIMAL is only reported when ceil(bound) meets the
-objective (:func:`solvers.registry.finalize`).
+``ssdp``. CP-SAT on the full model (:mod:`solvers.smtt.cpsat`) only runs instead of it, when the
+instance is too large for its tables. The family's cheap bound is added by the registry; OPTIMAL is
+only reported when ceil(bound) meets the objective (:func:`solvers.registry.finalize`).
 """
 
 from __future__ import annotations
