@@ -299,7 +299,7 @@ def test_pair_masks_match_the_pair_rule_after_removals() -> None:
     empty = np.zeros((0, 1), dtype=np.uint64)
     ptr, jobs, arc = arc_lists(lag.allow, lag.p, lag.d, lag.w)
     sptr, sidx = start_lists(ptr, jobs, lag.p)
-    fm, bm = pair_masks(lag.p, lag.d, lag.w, lag.prec, ptr, jobs, sptr, sidx, 2)
+    fm, bm = pair_masks(lag.p, lag.d, lag.w, lag.prec, ptr, jobs, 2)
     for rnd in range(3):
         if rnd:  # drop a fifth of the arcs, then filter the masks as the run loop does
             t_of = np.repeat(np.arange(ptr.shape[0] - 1), np.diff(ptr))

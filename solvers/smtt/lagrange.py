@@ -620,7 +620,7 @@ class Lagrangian:
         ptr, jobs, arc = arc_lists(self.allow, self.p, self.d, self.w)
         sptr, bo = start_lists(ptr, jobs, self.p)  # bo: the backward order, from the start lists
         fo = np.arange(jobs.shape[0])  # the forward order (pairdp.pforward keeps both sorted)
-        fm, bm = self._masks(ptr, jobs, sptr, bo)  # the pair DP's allowed-pair bits (none in stage 1)
+        fm, bm = self._masks(ptr, jobs)  # the pair DP's allowed-pair bits (none in stage 1)
         started = time.perf_counter()
         repair_s = 0.0
         rounds = 0
@@ -702,7 +702,7 @@ class Lagrangian:
                 if not removed and code == 3:
                     if self.stage == 1 and self.pairs and self.memory == 0:
                         self.stage = 2  # the pair DP keeps every memory-free state exactly
-                        fm, bm = self._masks(ptr, jobs, sptr, bo)
+                        fm, bm = self._masks(ptr, jobs)
                         self.per_work *= PAIR_SLOWDOWN  # until its first call is timed
                         # its bound starts well above stage 1's: eliminate with it soon
                         last_elim = int(self.st[3]) - PAIR_ELIM_EVERY + PAIR_FIRST_ELIM
@@ -725,9 +725,7 @@ class Lagrangian:
         if self.stage == 3 and not self.proved:
             self.run(budget, max_rounds=max(1, max_rounds - rounds))  # the graph, or the pair DP again
 
-    def _masks(
-        self, ptr: np.ndarray, jobs: np.ndarray, sptr: np.ndarray, sidx: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _masks(self, ptr: np.ndarray, jobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The pair DP's masks (:func:`solvers.smtt.pairdp.pair_masks`) for the arc list, or empty
         ones (the kernels then test each pair) outside stage 2 or when they would be too large."""
         n = self.p.shape[0]
@@ -737,7 +735,7 @@ class Lagrangian:
         if words == 0:
             empty = np.zeros((0, 1), dtype=np.uint64)
             return empty, empty
-        self.pmasks = pair_masks(self.p, self.d, self.w, self.prec, ptr, jobs, sptr, sidx, words)
+        self.pmasks = pair_masks(self.p, self.d, self.w, self.prec, ptr, jobs, words)
         return self.pmasks
 
     def _run_graph(self, budget: Budget) -> bool:
@@ -925,7 +923,7 @@ def warm() -> None:
     subgradient(lag.p, ptr, jobs, arc, lag.mbit, 2, lag.mu, lag.best_mu, 40.0, lag.st, 2, path, cnt)
     eliminate(lag.p, lag.d, lag.w, lag.best_mu, lag.allow, ptr, jobs, arc, lag.mbit, 2, 40.0)
     sptr, sidx = start_lists(ptr, jobs, lag.p)
-    fm, bm = pair_masks(lag.p, lag.d, lag.w, lag.prec, ptr, jobs, sptr, sidx, 1)
+    fm, bm = pair_masks(lag.p, lag.d, lag.w, lag.prec, ptr, jobs, 1)
     psubgradient(
         lag.p, lag.d, lag.w, lag.prec, ptr, jobs, arc, lag.mu, lag.best_mu, 40.0, lag.st, 2, path, cnt,
         PATIENCE, LAMBDA_MIN, np.arange(jobs.shape[0]), fm,

@@ -27,9 +27,10 @@ after stage 1: 21 steps per arc on average, the cheapest predecessors are often 
 j), so whether a pair is allowed is not recomputed in it: :func:`pair_masks` stores, per arc, one bit
 per job that may precede it (and one per job that may follow it, for the backward pass). The bits do
 not depend on μ, so they are built once per arc list and only filtered when arcs are removed
-(:func:`keep_masks`); on wt100 #31 (267k arcs, 2 words per arc and direction, 8.5 MB) the build takes
-0.1 s and a forward pass goes from 32 to 10 ms. Above :data:`MASK_WORDS` words the kernels fall back
-to :func:`pair_ok` in the scan (an empty mask array says so).
+(:func:`keep_masks`); on wt100 #31 after stage 1 (267k arcs, 2 words per arc and direction, 8.5 MB)
+the build takes 0.11-0.14 s and a forward pass goes from 32 to 10.6 ms (#4, 333k arcs: 0.13-0.16 s,
+42 -> 14 ms; load 0.7-1). Above :data:`MASK_WORDS` words the kernels fall back to :func:`pair_ok` in
+the scan (an empty mask array says so).
 """
 
 from __future__ import annotations
@@ -88,14 +89,13 @@ def pair_masks(
     prec: np.ndarray,
     ptr: np.ndarray,
     jobs: np.ndarray,
-    sptr: np.ndarray,
-    sidx: np.ndarray,
     words: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``fm[q]``: bit i set when i may precede arc q = (j, t) (``pair_ok(i, j, t)``), for the jobs i with
-    an arc at t - p_j; ``bm[q]``: bit k set when k may follow it (``pair_ok(j, k, t + p_k)``), for the jobs
-    k with an arc starting at t. Arcs are only ever removed, so the bits of jobs without an arc there
-    are never read."""
+    an arc at t - p_j; ``bm[r]``: bit j set when j may follow arc r = (i, s) (``pair_ok(i, j, s + p_j)``),
+    for the jobs j with an arc starting at s. Both come from one test per adjacent pair of arcs (r
+    ends where q starts). Arcs are only ever removed, so the bits of jobs without an arc there are
+    never read."""
     T = ptr.shape[0] - 2
     na = jobs.shape[0]
     fm = np.zeros((na, words), dtype=np.uint64)
@@ -109,11 +109,7 @@ def pair_masks(
                 i = jobs[r]
                 if pair_ok(i, j, t, p, d, w, prec):
                     fm[q, i >> 6] |= one << np.uint64(i & 63)
-            if t < T:
-                for r in range(sptr[t], sptr[t + 1]):
-                    k = jobs[sidx[r]]
-                    if pair_ok(j, k, t + p[k], p, d, w, prec):
-                        bm[q, k >> 6] |= one << np.uint64(k & 63)
+                    bm[r, j >> 6] |= one << np.uint64(j & 63)
     return fm, bm
 
 
