@@ -70,8 +70,9 @@ bound; with every job in memory it is exact. The graph stops growing at :data:`M
 evaluation than the pair DP's scan before that scan used allowed-pair bits (wt100 #2 after stage 1:
 317k arcs, 12M edges, 21 against 62 ms; the scan now takes about a third), but entering it straight
 from stage 1 proved 83 (four more, seven fewer: with many states left the memory jobs come too early)
-and ran 3.4 s over on #60, and entering it at 80k arcs instead of 20k left four of six near misses
-further from a proof (#38: 0.06 -> 0.72 %), so it is entered only as described.
+and ran 3.4 s over on #60, and entering it at 80k arcs instead of 20k left each of eight unproved
+instances as far or further from a proof after 9 s (#38: 0.06 -> 0.72 %, #3: 0.04 -> 0.17 %), so it
+is entered only as described.
 
 Stage 2b (memory jobs on the stage-1 DP) is what runs instead when the graph stage is switched off
 (``graphs = False``): up to :data:`GROW` jobs join a memory set M and the stage-1 DP runs again on the
