@@ -6,8 +6,8 @@ return a better solution and/or a better bound. The chain stops as soon as the i
 bound or the gap target, or the budget is spent; the result names the solver that found the incumbent
 and the one that proved the bound (``bound_source``), and ``stats`` records every step.
 
-A step that raises (a solver bug, or MemoryError under a worker's address-space limit: the Lagrangian
-tables of a large SMTT instance are hundreds of MB) is logged and recorded as ``<step>.error`` in
+A step that raises (a solver bug, or MemoryError under a worker's address-space limit, e.g. in the
+arc tables of SMTT's Lagrangian bound on a long horizon) is logged and recorded as ``<step>.error`` in
 ``stats``; the chain goes on with the incumbent and bound it had, so what earlier steps found is not
 lost to a later step's failure.
 """
