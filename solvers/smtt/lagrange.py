@@ -90,10 +90,11 @@ becomes the UB of the rounds that follow), and min(UB, CP-SAT's bound) is a boun
 above. With a tight UB the arcs left make the model infeasible long before the bound itself reaches
 UB - 1: on wt100 #3, #4 and #9 after 4 s of rounds (absolute gaps 11, 28 and 43) CP-SAT proved each in
 0.02-0.03 s, while from rule UBs 2-7 % above the optimum (#3, #4, #9, #39, no Lagrangian heuristic)
-it proved nothing after 4 s of rounds and found the optimum of #3. So when ssdp has at least :data:`CPSAT_TRY_MIN_BUDGET`, :func:`run_ssdp` runs the rounds in slices
-of :data:`CPSAT_EVERY_SHARE` of its time and tries stage 4 for :data:`CPSAT_TRY_SHARE` of it (at least
-:data:`CPSAT_MIN_S`) after each; the last try gets what is left. Until then stage 4 had only run on the
-few ms the rounds left over, i.e. almost never: wt100 at 10 s proved 90 without the tries.
+it proved nothing after 4 s of rounds and found the optimum of #3. So when ssdp has at least
+:data:`CPSAT_TRY_MIN_BUDGET`, :func:`_sliced_rounds` runs the rounds in slices of
+:data:`CPSAT_EVERY_SHARE` of its time and tries stage 4 for :data:`CPSAT_TRY_SHARE` of it (at least
+:data:`CPSAT_MIN_S`) after each; the last try gets what is left. Until then stage 4 had only run on
+the few ms the rounds left over, i.e. almost never: wt100 at 10 s proved 90 without the tries.
 
 Every Numba call runs as many DP evaluations as fit in :data:`CALL_SECONDS` (and in half the time
 left), timed on the previous call; an elimination is skipped when it would not fit in the time left, and
