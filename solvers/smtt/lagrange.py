@@ -55,7 +55,15 @@ arc (t, j) itself, and two arcs may be adjacent only when they obey Emmons' orde
 interchange (swapping them is not cheaper, ties broken by index); some optimal sequence obeys all of
 that (proof in :mod:`solvers.smtt.pairdp`), so L(μ) is still <= the optimum and at least stage 1's.
 Subgradient and elimination go on there (the same rule, now per arc of the pair DP). An elimination
-resets the step factor only when it removed :data:`BUMP_SHARE` of the arcs.
+resets the step factor only when it removed :data:`BUMP_SHARE` of the arcs. After :data:`CG_AFTER`
+evaluations of the pair DP the multipliers come from column generation instead
+(:mod:`solvers.smtt.colgen`: a Dantzig-Wolfe master over the paths priced so far, seeded by the
+subgradient's paths, priced at a smoothed point; :meth:`Lagrangian._pair_evals`). The subgradient
+stalls far from the pair DP's dual optimum: column generation run to convergence on the arcs stage 1
+leaves put that optimum 0.017-0.2 % below the optimum on 11 of the 14 wt100 instances then unproved
+at 10 s (#58: 0.029 %; #31 0.67 %, #60 0.61 %, #107 5.2 %), where 8 s of subgradient steps had
+reached 0.1-1 % (#58: 1.0 %). Every bound is still L(μ) of an evaluation, valid for any μ; the master
+only proposes μ.
 
 Stage 3 (memory graph, :mod:`solvers.smtt.memdp`, the "successive sublimation" of Tanaka et al.).
 When the pair DP has at most :data:`GRAPH_ARCS` arcs left, or has converged and elimination removes
@@ -108,6 +116,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,7 +129,7 @@ from solvers.budget import Budget
 from solvers.cpsat import solve_cpsat
 from solvers.registry import register
 from solvers.result import Limit, Result
-from solvers.smtt import memdp
+from solvers.smtt import colgen, memdp
 from solvers.smtt.common import cost, hint_sequence, result
 from solvers.smtt.dominance import precedence_pairs, precedes_matrix
 from solvers.smtt.dynasearch import dyna_descent
@@ -129,6 +138,7 @@ from solvers.smtt.pairdp import (
     mask_words,
     pair_masks,
     peliminate,
+    pprice,
     psubgradient,
     start_lists,
     step_multipliers,
@@ -167,6 +177,9 @@ CPSAT_MARGIN_S = 0.05  # stage 4 stops this long before the deadline
 CPSAT_TRY_MIN_BUDGET = 2.0  # with this much time for ssdp, stage 4 is also tried between slices
 CPSAT_EVERY_SHARE = 0.2  # ... after every such share of ssdp's time spent on the Lagrangian rounds
 CPSAT_TRY_SHARE = 0.01  # ... with this share of it (at least CPSAT_MIN_S) per try
+CG_AFTER = 100  # pair-DP subgradient steps before column generation proposes the multipliers
+CG_PATHS = 8  # paths per pricing offered to the master (the best into each of the 8 best final states)
+CG_STOP_SHARE = 0.02  # converged when the master's value is within this share of UB - L of L
 
 
 @njit(cache=True)
@@ -557,6 +570,11 @@ class Lagrangian:
     gmem: int = 0  # memory jobs in the graph
     pmasks: tuple[np.ndarray, np.ndarray] | None = None  # the pair DP's masks, kept across run() calls
     per_work: float = 1e-8  # seconds per DP state update, re-measured on every call, kept across calls
+    use_colgen: bool = True  # stage 2's multipliers by column generation after CG_AFTER subgradient steps
+    master: colgen.Master | None = None  # stage 2's master LP (solvers.smtt.colgen)
+    pair_evals: int = 0  # evaluations of the pair DP so far
+    _cg_buf: tuple | None = None  # the pricing's path buffers (pairdp.best_paths)
+    _until: float = math.inf  # perf_counter() deadline of the current run() (the master LP's limit)
 
     @classmethod
     def build(cls, inst: Instance, seq: np.ndarray) -> Lagrangian | None:
@@ -638,11 +656,9 @@ class Lagrangian:
             if budget.deterministic:  # call sizes (hence elimination points) from the work, not the clock
                 iters = max(1, min(ITERS_PER_CALL, DETERMINISTIC_CALL_WORK // work))
             t0 = time.perf_counter()
+            self._until = t0 + budget.remaining()
             if self.stage == 2:
-                code = psubgradient(
-                    self.p, self.d, self.w, self.prec, ptr, jobs, arc, self.mu, self.best_mu,
-                    float(self.ub), self.st, iters, path, cnt, PATIENCE, LAMBDA_MIN, fo, fm,
-                )  # fmt: skip
+                code = self._pair_evals(iters, ptr, jobs, arc, fo, fm, path, cnt)
             else:
                 code = subgradient(
                     self.p, ptr, jobs, arc, self.mbit, ns, self.mu, self.best_mu,
@@ -686,6 +702,8 @@ class Lagrangian:
                     self._prove_ub()
                     break
                 if removed:
+                    if self.master is not None:
+                        self.master.purge(self.allow)
                     fm, bm = keep_masks(fm, bm, ptr, jobs, self.allow)
                     self.pmasks = (fm, bm) if fm.shape[0] else None
                     ptr, jobs, arc = arc_lists(self.allow, self.p, self.d, self.w)
@@ -726,6 +744,136 @@ class Lagrangian:
         self.stats["stage"] = self.stage
         if self.stage == 3 and not self.proved:
             self.run(budget, max_rounds=max(1, max_rounds - rounds))  # the graph, or the pair DP again
+
+    def _pair_evals(
+        self,
+        iters: int,
+        ptr: np.ndarray,
+        jobs: np.ndarray,
+        arc: np.ndarray,
+        sq: np.ndarray,
+        fm: np.ndarray,
+        path: np.ndarray,
+        cnt: np.ndarray,
+    ) -> int:
+        """Up to ``iters`` evaluations of the pair DP (stage 2) by :meth:`_evals`."""
+
+        def price(mu: np.ndarray, *buf: np.ndarray) -> tuple[float, int]:
+            return pprice(self.p, self.d, self.w, self.prec, mu, ptr, jobs, arc, sq, fm, *buf)
+
+        def steps(k: int, *buf: np.ndarray) -> int:
+            return psubgradient(
+                self.p, self.d, self.w, self.prec, ptr, jobs, arc, self.mu, self.best_mu,
+                float(self.ub), self.st, k, path, cnt, PATIENCE, LAMBDA_MIN, sq, fm, *buf,
+            )  # fmt: skip
+
+        return self._evals(iters, price, steps, path, cnt, records=True)
+
+    def _evals(
+        self,
+        iters: int,
+        price: Callable[..., tuple[float, int]],
+        steps: Callable[..., int],
+        path: np.ndarray,
+        cnt: np.ndarray,
+        *,
+        records: bool,
+    ) -> int:
+        """Up to ``iters`` evaluations of the pair DP or the memory graph, with the protocol of
+        :func:`subgradient` (0 go on, 1 proved / no path, 2 the path is a sequence in ``path``, 3
+        converged). ``steps(k, cnts, costs, lens, paths)`` runs k subgradient evaluations in one
+        Numba call, with ``records`` each one's minimising path in a row of the buffers of
+        :func:`solvers.smtt.pairdp.best_paths`; ``price(mu, cnts, costs, lens, paths)`` evaluates one
+        μ (L(μ) and the best paths into the final states, best first). The first :data:`CG_AFTER`
+        evaluations are subgradient steps whose paths seed the master of :mod:`solvers.smtt.colgen`;
+        from then on the master proposes the multipliers (Wentges smoothing around ``best_mu``; each of
+        the priced paths with a negative reduced cost joins it), one Python-level evaluation at a time.
+        Without a master (``use_colgen`` off) every evaluation is a subgradient step."""
+        n = self.p.shape[0]
+        ub = float(self.ub)
+        thr = self._thr()
+        rows = max(CG_PATHS, ITERS_PER_CALL, GRAPH_EVALS)
+        buf = self._cg_buf
+        if buf is None or buf[3].shape[1] < self.T + 1:
+            buf = self._cg_buf = (
+                np.zeros((rows, n), dtype=np.int64),
+                np.zeros(rows),
+                np.zeros(rows, dtype=np.int64),
+                np.zeros((rows, self.T + 1), dtype=np.int64),
+            )
+        cnts, costs, lens, paths = buf
+        if self.master is None and self.use_colgen:
+            self.master = colgen.Master(n, ub)
+        master = self.master
+
+        def add(k: int, duals: tuple[np.ndarray, float, float] | None) -> int:
+            """Rows 0..k-1 of the buffers that join the master (all of them without duals)."""
+            added = 0
+            for r in range(k):
+                rc = (
+                    -math.inf if duals is None else master.reduced_cost(costs[r], cnts[r], duals[0], duals[1])
+                )
+                if rc < -colgen.RC_TOL:
+                    master.add(costs[r], cnts[r], *self._arcs(paths[r], int(lens[r])))
+                    added += 1
+            return added
+
+        def subgradient_steps(k: int) -> int:
+            before = int(self.st[3])
+            code = steps(k, *buf) if master is not None else steps(k, *(b[:0] for b in buf))
+            done = int(self.st[3]) - before
+            self.pair_evals += done
+            if master is not None and records:
+                add(min(done, rows), None)
+            return code
+
+        if master is None or self.pair_evals < CG_AFTER:
+            k = iters if master is None else min(iters, CG_AFTER - self.pair_evals)
+            return subgradient_steps(k)
+        kp = min(CG_PATHS, rows)
+        for _ in range(iters):
+            master.set_ub(ub)
+            duals = master.duals(self._until - time.perf_counter())
+            if duals is None:  # no optimal master LP (e.g. out of time): one subgradient step
+                code = subgradient_steps(1)
+                if code:
+                    return code
+                continue
+            mu_lp, _, z = duals
+            if z - self.st[0] <= CG_STOP_SHARE * (ub - self.st[0]):
+                # z is at least the dual optimum over the arcs left: little is left to gain here
+                return 3
+            for mu in (colgen.ALPHA * self.best_mu + (1.0 - colgen.ALPHA) * mu_lp, mu_lp):
+                L, k = price(mu, cnts[:kp], costs[:kp], lens[:kp], paths[:kp])
+                self.st[3] += 1
+                self.pair_evals += 1
+                if L >= INF:
+                    self.st[0] = ub
+                    return 1
+                cnt[:] = cnts[0]
+                m = min(int(lens[0]), n)
+                path[:m] = paths[0, :m]  # the first n jobs from T backwards, as _repair reads them
+                if self.st[0] + 1e-9 < L:
+                    self.st[0] = L
+                    self.best_mu[:] = mu
+                    self.mu[:] = mu
+                if lens[0] == n and cnt.max() == 1:  # a sequence: L is its cost
+                    self.st[0] = L
+                    path[:n] = paths[0, :n][::-1]
+                    return 2
+                if self.st[0] > thr:
+                    return 1
+                if add(k, duals):
+                    break
+            else:  # neither the smoothed point nor the LP duals price a column: the dual optimum
+                return 3
+        return 0
+
+    def _arcs(self, ppath: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """(completion times, jobs) of the arcs of a path of ``m`` arcs held from T backwards."""
+        js = ppath[:m].copy()
+        ts = self.T - np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(self.p[js])[:-1]))
+        return ts, js
 
     def _masks(self, ptr: np.ndarray, jobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The pair DP's masks (:func:`solvers.smtt.pairdp.pair_masks`) for the arc list, or empty
@@ -821,10 +969,28 @@ class Lagrangian:
             if budget.deterministic:
                 iters = max(1, min(GRAPH_EVALS, DETERMINISTIC_CALL_WORK // work))
             self.mu[:] = self.best_mu
-            code = memdp.subgradient(
-                *g, self.p, T, full, self.mu, self.best_mu, float(self.ub), self.st, iters, path, cnt,
-                PATIENCE, LAMBDA_MIN,
-            )  # fmt: skip
+            self._until = time.perf_counter() + budget.remaining()
+            if self.use_colgen:
+                if self.master is not None:  # the columns this graph cannot carry go
+                    on_graph = np.zeros_like(self.allow)
+                    on_graph[g[0], g[1]] = 1
+                    self.master.purge(on_graph, np.nonzero(self.gbit >= 0)[0])
+
+                def price(mu: np.ndarray, *buf: np.ndarray, g: memdp.Graph = g, full: int = full) -> tuple:
+                    return memdp.price(*g, self.p, T, full, mu, *buf)
+
+                def steps(k: int, *_buf: np.ndarray, g: memdp.Graph = g, full: int = full) -> int:
+                    return memdp.subgradient(
+                        *g, self.p, T, full, self.mu, self.best_mu, float(self.ub), self.st, k, path,
+                        cnt, PATIENCE, LAMBDA_MIN,
+                    )  # fmt: skip
+
+                code = self._evals(iters, price, steps, path, cnt, records=False)
+            else:
+                code = memdp.subgradient(
+                    *g, self.p, T, full, self.mu, self.best_mu, float(self.ub), self.st, iters, path,
+                    cnt, PATIENCE, LAMBDA_MIN,
+                )  # fmt: skip
             self._take(float(self.st[0]))
             if code == 1:
                 self.proved = True
@@ -926,9 +1092,18 @@ def warm() -> None:
     eliminate(lag.p, lag.d, lag.w, lag.best_mu, lag.allow, ptr, jobs, arc, lag.mbit, 2, 40.0)
     sptr, sidx = start_lists(ptr, jobs, lag.p)
     fm, bm = pair_masks(lag.p, lag.d, lag.w, lag.prec, ptr, jobs, 1)
+    bufs = (
+        np.zeros((2, 5), dtype=np.int64), np.zeros(2), np.zeros(2, dtype=np.int64),
+        np.zeros((2, lag.T + 1), dtype=np.int64),
+    )  # fmt: skip
+    pprice(lag.p, lag.d, lag.w, lag.prec, lag.mu, ptr, jobs, arc, np.arange(jobs.shape[0]), fm, *bufs)
     psubgradient(
         lag.p, lag.d, lag.w, lag.prec, ptr, jobs, arc, lag.mu, lag.best_mu, 40.0, lag.st, 2, path, cnt,
-        PATIENCE, LAMBDA_MIN, np.arange(jobs.shape[0]), fm,
+        PATIENCE, LAMBDA_MIN, np.arange(jobs.shape[0]), fm, *bufs,
+    )  # fmt: skip
+    psubgradient(
+        lag.p, lag.d, lag.w, lag.prec, ptr, jobs, arc, lag.mu, lag.best_mu, 40.0, lag.st, 2, path, cnt,
+        PATIENCE, LAMBDA_MIN, np.arange(jobs.shape[0]), fm, *(b[:0] for b in bufs),
     )  # fmt: skip
     peliminate(
         lag.p, lag.d, lag.w, lag.prec, lag.best_mu, lag.allow, ptr, jobs, arc, sptr, 40.0,

@@ -42,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from solvers.smtt.pairdp import pair_ok, path_step
+from solvers.smtt.pairdp import best_paths, pair_ok, path_step
 
 INF = 1e300
 EPS = 1e-7
@@ -299,8 +299,8 @@ def subgradient(
     lambda_min: float,
 ) -> int:
     """Up to ``iters`` subgradient evaluations on the graph; the protocol of
-    :func:`solvers.smtt.pairdp.psubgradient` (returns 0 go on, 1 proved / no path, 2 the minimising
-    path is a sequence in ``path``, 3 converged)."""
+    :meth:`solvers.smtt.lagrange.Lagrangian._pair_evals` (returns 0 go on, 1 proved / no path, 2 the
+    minimising path is a sequence in ``path``, 3 converged)."""
     n = p.shape[0]
     ns = st_t.shape[0]
     F = np.empty(ns)
@@ -318,6 +318,48 @@ def subgradient(
         if done:
             return done
     return 0
+
+
+@njit(cache=True)
+def price(
+    st_t: np.ndarray,
+    st_j: np.ndarray,
+    st_m: np.ndarray,
+    st_c: np.ndarray,
+    in_ptr: np.ndarray,
+    in_src: np.ndarray,
+    p: np.ndarray,
+    T: int,
+    full: int,
+    mu: np.ndarray,
+    cnts: np.ndarray,
+    costs: np.ndarray,
+    lens: np.ndarray,
+    paths: np.ndarray,
+) -> tuple[float, int]:
+    """One evaluation under ``mu`` without a multiplier step, as
+    :func:`solvers.smtt.pairdp.pprice`: (L(μ), k) with the k best paths into the final states
+    (T, ·, M) in the buffers of :func:`solvers.smtt.pairdp.best_paths`; (INF, 0) without a path."""
+    ns = st_t.shape[0]
+    F = np.empty(ns)
+    P = np.empty(ns, dtype=np.int64)
+    forward(st_t, st_j, st_c, in_ptr, in_src, p, mu, F, P)
+    nf = 0
+    for q in range(ns - 1, -1, -1):
+        if st_t[q] < T:
+            break
+        nf += 1
+    finals = np.empty(nf, dtype=np.int64)
+    k = 0
+    for q in range(ns - nf, ns):
+        if st_m[q] == full:
+            finals[k] = q
+            k += 1
+    finals = finals[:k]
+    k = best_paths(finals, F, P, st_j, st_c, cnts, costs, lens, paths)
+    if k == 0:
+        return INF, 0
+    return F[finals].min() + mu.sum(), k
 
 
 @njit(cache=True)
@@ -361,6 +403,7 @@ __all__ = [
     "evaluate",
     "expand",
     "forward",
+    "price",
     "prune",
     "subgradient",
 ]

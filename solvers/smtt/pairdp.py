@@ -297,6 +297,61 @@ def step_multipliers(
     return 0
 
 
+@njit(cache=True, inline="always")
+def _record(
+    q: int,
+    P: np.ndarray,
+    state_job: np.ndarray,
+    state_cost: np.ndarray,
+    cnts: np.ndarray,
+    costs: np.ndarray,
+    lens: np.ndarray,
+    paths: np.ndarray,
+    r: int,
+) -> None:
+    """Row ``r`` of the path buffers: the path into state ``q`` walked back through ``P``."""
+    cnts[r, :] = 0
+    c = 0.0
+    m = 0
+    while q >= 0:
+        j = state_job[q]
+        cnts[r, j] += 1
+        c += state_cost[q]
+        paths[r, m] = j
+        m += 1
+        q = P[q]
+    costs[r] = c
+    lens[r] = m
+
+
+@njit(cache=True)
+def best_paths(
+    finals: np.ndarray,
+    F: np.ndarray,
+    P: np.ndarray,
+    state_job: np.ndarray,
+    state_cost: np.ndarray,
+    cnts: np.ndarray,
+    costs: np.ndarray,
+    lens: np.ndarray,
+    paths: np.ndarray,
+) -> int:
+    """The paths into the final states ``finals`` of smallest F, at most ``cnts.shape[0]`` of them, best
+    first, walked back through the predecessors ``P``: job counts ``cnts[r]``, cost ``costs[r]`` (Σ of
+    ``state_cost`` on the path, μ left out), length ``lens[r]`` and jobs from T backwards in
+    ``paths[r, :lens[r]]``. Returns how many (0: no final state is reachable)."""
+    K = cnts.shape[0]
+    order = np.argsort(F[finals], kind="mergesort")
+    k = 0
+    for a in order:
+        q = finals[a]
+        if k == K or F[q] >= INF:
+            break
+        _record(q, P, state_job, state_cost, cnts, costs, lens, paths, k)
+        k += 1
+    return k
+
+
 @njit(cache=True)
 def psubgradient(
     p: np.ndarray,
@@ -317,11 +372,17 @@ def psubgradient(
     lambda_min: float,
     sq: np.ndarray,
     fm: np.ndarray,
+    cnts: np.ndarray,
+    costs: np.ndarray,
+    lens: np.ndarray,
+    paths: np.ndarray,
 ) -> int:
     """Up to ``iters`` subgradient evaluations of the pair DP; same protocol as
     :func:`solvers.smtt.lagrange.subgradient` (``st = [best_L, lambda, stall, evals]``; returns 0 go
     on, 1 proved / no path, 2 the minimising path is a sequence in ``path``, 3 converged). ``sq``: the
-    forward order of :func:`pforward`, kept by the caller; ``fm``: its masks."""
+    forward order of :func:`pforward`, kept by the caller; ``fm``: its masks. The minimising path of
+    evaluation r goes to row r of the buffers of :func:`best_paths` while they have rows (the
+    columns of :mod:`solvers.smtt.colgen`; rows = 0 records nothing)."""
     n = p.shape[0]
     T = ptr.shape[0] - 2
     na = jobs.shape[0]
@@ -331,7 +392,7 @@ def psubgradient(
     sj = np.empty(na, dtype=np.int64)
     g = np.empty(n)
     thr = ub - 1.0 + EPS * max(1.0, abs(ub))
-    for _ in range(iters):
+    for r in range(iters):
         pforward(p, d, w, prec, mu, ptr, jobs, arc, F, P, sv, sj, sq, fm)
         st[3] += 1
         bq = -1
@@ -343,10 +404,48 @@ def psubgradient(
         if bq < 0:
             st[0] = ub
             return 1
+        if r < cnts.shape[0]:
+            _record(bq, P, jobs, arc, cnts, costs, lens, paths, r)
         done = path_step(bq, bv, jobs, P, cnt, g, mu, best_mu, st, ub, thr, patience, lambda_min, path)
         if done:
             return done
     return 0
+
+
+@njit(cache=True)
+def pprice(
+    p: np.ndarray,
+    d: np.ndarray,
+    w: np.ndarray,
+    prec: np.ndarray,
+    mu: np.ndarray,
+    ptr: np.ndarray,
+    jobs: np.ndarray,
+    arc: np.ndarray,
+    sq: np.ndarray,
+    fm: np.ndarray,
+    cnts: np.ndarray,
+    costs: np.ndarray,
+    lens: np.ndarray,
+    paths: np.ndarray,
+) -> tuple[float, int]:
+    """One evaluation of the pair DP under ``mu`` without a multiplier step (the pricing problem of
+    :mod:`solvers.smtt.colgen`): returns (L(μ), k) with the k best paths into time T (one per last
+    arc; the first is the minimising one) in the buffers of :func:`best_paths` (``paths`` needs T
+    columns: every arc takes at least one time unit); (INF, 0) when no path is left. ``sq``, ``fm``:
+    as in :func:`pforward`."""
+    T = ptr.shape[0] - 2
+    na = jobs.shape[0]
+    F = np.empty(na)
+    P = np.empty(na, dtype=np.int64)
+    sv = np.empty(na)
+    sj = np.empty(na, dtype=np.int64)
+    pforward(p, d, w, prec, mu, ptr, jobs, arc, F, P, sv, sj, sq, fm)
+    finals = np.arange(ptr[T], ptr[T + 1])
+    k = best_paths(finals, F, P, jobs, arc, cnts, costs, lens, paths)
+    if k == 0:
+        return INF, 0
+    return F[finals].min() + mu.sum(), k
 
 
 @njit(cache=True)
@@ -436,12 +535,14 @@ def peliminate(
 
 
 __all__ = [
+    "best_paths",
     "keep_masks",
     "mask_words",
     "pair_masks",
     "pair_ok",
     "path_step",
     "peliminate",
+    "pprice",
     "psubgradient",
     "start_lists",
     "step_multipliers",
