@@ -94,7 +94,7 @@ def test_converged_bound_is_the_dual_optimum(seed: int, monkeypatch: pytest.Monk
     lag.stage = 2
     code = 0
     for _ in range(2000):
-        code = lag._pair_evals(1, ptr, jobs, arc, sq, fm, path, cnt)
+        code = lag._pair_evals(1, Budget(), ptr, jobs, arc, sq, fm, path, cnt)
         if code:
             break
     # converged (3), or the minimising path is a sequence (2; its cost L is then >= the optimum >= z,

@@ -70,9 +70,6 @@ class Master:
         self._h = None
         self._in_lp = 0  # columns of self.cost already in the HiGHS model
 
-    def __len__(self) -> int:
-        return len(self.cost)
-
     def add(self, cost: float, cnt: np.ndarray, ts: np.ndarray, js: np.ndarray) -> None:
         """A path of cost ``cost`` with job counts ``cnt`` and arcs (``ts[k]``, ``js[k]``)."""
         self.cost.append(float(cost))

@@ -570,11 +570,10 @@ class Lagrangian:
     gmem: int = 0  # memory jobs in the graph
     pmasks: tuple[np.ndarray, np.ndarray] | None = None  # the pair DP's masks, kept across run() calls
     per_work: float = 1e-8  # seconds per DP state update, re-measured on every call, kept across calls
-    use_colgen: bool = True  # stage 2's multipliers by column generation after CG_AFTER subgradient steps
-    master: colgen.Master | None = None  # stage 2's master LP (solvers.smtt.colgen)
-    pair_evals: int = 0  # evaluations of the pair DP so far
+    use_colgen: bool = True  # stages 2-3: multipliers by column generation after CG_AFTER subgradient steps
+    master: colgen.Master | None = None  # the master LP of solvers.smtt.colgen (stages 2 and 3)
+    pair_evals: int = 0  # evaluations of the pair DP and the memory graph so far
     _cg_buf: tuple | None = None  # the pricing's path buffers (pairdp.best_paths)
-    _until: float = math.inf  # perf_counter() deadline of the current run() (the master LP's limit)
 
     @classmethod
     def build(cls, inst: Instance, seq: np.ndarray) -> Lagrangian | None:
@@ -656,9 +655,8 @@ class Lagrangian:
             if budget.deterministic:  # call sizes (hence elimination points) from the work, not the clock
                 iters = max(1, min(ITERS_PER_CALL, DETERMINISTIC_CALL_WORK // work))
             t0 = time.perf_counter()
-            self._until = t0 + budget.remaining()
             if self.stage == 2:
-                code = self._pair_evals(iters, ptr, jobs, arc, fo, fm, path, cnt)
+                code = self._pair_evals(iters, budget, ptr, jobs, arc, fo, fm, path, cnt)
             else:
                 code = subgradient(
                     self.p, ptr, jobs, arc, self.mbit, ns, self.mu, self.best_mu,
@@ -748,6 +746,7 @@ class Lagrangian:
     def _pair_evals(
         self,
         iters: int,
+        budget: Budget,
         ptr: np.ndarray,
         jobs: np.ndarray,
         arc: np.ndarray,
@@ -767,11 +766,12 @@ class Lagrangian:
                 float(self.ub), self.st, k, path, cnt, PATIENCE, LAMBDA_MIN, sq, fm, *buf,
             )  # fmt: skip
 
-        return self._evals(iters, price, steps, path, cnt, records=True)
+        return self._evals(iters, budget, price, steps, path, cnt, records=True)
 
     def _evals(
         self,
         iters: int,
+        budget: Budget,
         price: Callable[..., tuple[float, int]],
         steps: Callable[..., int],
         path: np.ndarray,
@@ -788,7 +788,9 @@ class Lagrangian:
         evaluations are subgradient steps whose paths seed the master of :mod:`solvers.smtt.colgen`;
         from then on the master proposes the multipliers (Wentges smoothing around ``best_mu``; each of
         the priced paths with a negative reduced cost joins it), one Python-level evaluation at a time.
-        Without a master (``use_colgen`` off) every evaluation is a subgradient step."""
+        Without a master (``use_colgen`` off) every evaluation is a subgradient step. The column
+        generation loop polls ``budget`` before each iteration: its first call is sized from the
+        cheaper subgradient evaluations, and each iteration adds an LP solve and up to two pricings."""
         n = self.p.shape[0]
         ub = float(self.ub)
         thr = self._thr()
@@ -830,10 +832,12 @@ class Lagrangian:
         if master is None or self.pair_evals < CG_AFTER:
             k = iters if master is None else min(iters, CG_AFTER - self.pair_evals)
             return subgradient_steps(k)
-        kp = min(CG_PATHS, rows)
+        kp = CG_PATHS
         for _ in range(iters):
+            if budget.should_stop():
+                return 0
             master.set_ub(ub)
-            duals = master.duals(self._until - time.perf_counter())
+            duals = master.duals(budget.remaining())
             if duals is None:  # no optimal master LP (e.g. out of time): one subgradient step
                 code = subgradient_steps(1)
                 if code:
@@ -969,28 +973,21 @@ class Lagrangian:
             if budget.deterministic:
                 iters = max(1, min(GRAPH_EVALS, DETERMINISTIC_CALL_WORK // work))
             self.mu[:] = self.best_mu
-            self._until = time.perf_counter() + budget.remaining()
-            if self.use_colgen:
-                if self.master is not None:  # the columns this graph cannot carry go
-                    on_graph = np.zeros_like(self.allow)
-                    on_graph[g[0], g[1]] = 1
-                    self.master.purge(on_graph, np.nonzero(self.gbit >= 0)[0])
+            if self.master is not None:  # the columns this graph cannot carry go
+                on_graph = np.zeros_like(self.allow)
+                on_graph[g[0], g[1]] = 1
+                self.master.purge(on_graph, np.nonzero(self.gbit >= 0)[0])
 
-                def price(mu: np.ndarray, *buf: np.ndarray, g: memdp.Graph = g, full: int = full) -> tuple:
-                    return memdp.price(*g, self.p, T, full, mu, *buf)
+            def price(mu: np.ndarray, *buf: np.ndarray, g: memdp.Graph = g, full: int = full) -> tuple:
+                return memdp.price(*g, self.p, T, full, mu, *buf)
 
-                def steps(k: int, *_buf: np.ndarray, g: memdp.Graph = g, full: int = full) -> int:
-                    return memdp.subgradient(
-                        *g, self.p, T, full, self.mu, self.best_mu, float(self.ub), self.st, k, path,
-                        cnt, PATIENCE, LAMBDA_MIN,
-                    )  # fmt: skip
-
-                code = self._evals(iters, price, steps, path, cnt, records=False)
-            else:
-                code = memdp.subgradient(
-                    *g, self.p, T, full, self.mu, self.best_mu, float(self.ub), self.st, iters, path,
-                    cnt, PATIENCE, LAMBDA_MIN,
+            def steps(k: int, *_buf: np.ndarray, g: memdp.Graph = g, full: int = full) -> int:
+                return memdp.subgradient(
+                    *g, self.p, T, full, self.mu, self.best_mu, float(self.ub), self.st, k, path, cnt,
+                    PATIENCE, LAMBDA_MIN,
                 )  # fmt: skip
+
+            code = self._evals(iters, budget, price, steps, path, cnt, records=False)
             self._take(float(self.st[0]))
             if code == 1:
                 self.proved = True

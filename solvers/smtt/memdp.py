@@ -299,8 +299,8 @@ def subgradient(
     lambda_min: float,
 ) -> int:
     """Up to ``iters`` subgradient evaluations on the graph; the protocol of
-    :meth:`solvers.smtt.lagrange.Lagrangian._pair_evals` (returns 0 go on, 1 proved / no path, 2 the
-    minimising path is a sequence in ``path``, 3 converged)."""
+    :func:`solvers.smtt.pairdp.psubgradient` (returns 0 go on, 1 proved / no path, 2 the minimising
+    path is a sequence in ``path``, 3 converged)."""
     n = p.shape[0]
     ns = st_t.shape[0]
     F = np.empty(ns)
