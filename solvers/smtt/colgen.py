@@ -5,17 +5,18 @@ Why
 ---
 The subgradient method stalls far from the pair DP's Lagrangian dual optimum in the seconds a 10 s
 budget leaves it. Solved to optimality by column generation (on the arcs stage 1 leaves, no further
-elimination, 20-40 s), that optimum lies 0.017-0.2 % below the optimum on 11 of the 14 wt100
-instances the subgradient version left unproved at 10 s (#58: 0.029 %; #31 0.67 %, #60 0.61 %, #107
-5.2 %), while the subgradient had reached 0.1-1 % (#58: 0.98 %) when the budget ran out. Column
-generation converges where the subgradient stalls, but from the stage-1 multipliers it first needs
-hundreds of evaluations before its master LP says anything (the "all jobs once" column below
-decides the LP until the paths can cover every job exactly once more cheaply). So the first
-subgradient steps of stage 2 stay, and their paths seed the master: in a prototype without
-elimination (load 1), 2-4 s of subgradient then 4-6 s of column generation took #58 from 1.0 % to
-0.40-0.42 % and #31 from 0.95 % to 0.71 %, against 1.0 % and 0.95 % for 8 s of subgradient steps.
-Subgradient steps taken while the master was still heading in kept it from ever heading in (#37:
-1,000 columns, z still UB after 9 s), so once column generation starts it prices every point.
+elimination, 20-40 s per instance), that optimum lies 0.017-0.204 % below the optimum on 10 of the 14
+wt100 instances the subgradient version left unproved at 10 s (#19 0.017, #58 0.029, #61 0.204 %;
+the others #62 0.39, #60 0.61, #31 0.67, #107 5.2 %), while the subgradient version ended its 10 s
+runs further off (#14 0.097, #34 0.85, #58 0.84-0.98, #31 0.92, #60 1.2-1.5 %). Column generation
+converges where the subgradient stalls, but from the stage-1 multipliers it first needs hundreds of
+evaluations before its master LP says anything (the "all jobs once" column below decides the LP until
+the paths can cover every job exactly once more cheaply). So the first subgradient steps of stage 2
+stay, and their paths seed the master: in a prototype without elimination (load 1), 2 / 4 s of
+subgradient steps then 6 / 4 s of column generation ended #58 at 0.42 / 0.40 % and #31 at 0.90 /
+0.71 %, 8 s of subgradient steps at 1.0 and 0.95 %. Taking subgradient steps instead while the LP's
+value was still UB kept it from ever heading in (#37, one path per pricing: 1,024 columns, value
+still UB after 9 s), so once column generation starts it prices every point.
 
 Method (Dantzig-Wolfe master, Wentges smoothing)
 ------------------------------------------------
@@ -32,16 +33,18 @@ evaluation gives a path into each final state (each last job at time T), and the
 ``CG_PATHS`` of them with reduced cost c_P - a_P·μ_LP - π < 0 join the master; when the smoothed
 point gives none (a mis-price) the DP is priced at μ_LP itself, and when that gives none either, z
 is the dual optimum over the current arcs (converged). Since z is never below that optimum, the
-pair DP also counts as converged once z - L* <= ``CG_STOP_SHARE``·(UB - L*): on wt100 #87 the exact
-convergence took until 6.3 s while the rest of the gap was closed by the memory graph, which the
-subgradient version reached in time and this one, at first, did not.
+pair DP also counts as converged once z - L* <= ``CG_STOP_SHARE``·(UB - L*): on wt100 #87 (one path
+per pricing) the exact convergence took until 6.3 s and the memory graph, which the subgradient
+version reached and proved it with, was never entered; with the rule it was, and #87 was proved at
+7 s.
 
 Validity does not depend on the master at all: every bound is L(μ) of a DP evaluation, a valid
 bound for any μ (:mod:`solvers.smtt.lagrange`). The master only proposes μ. Columns a relaxation no
 longer carries are dropped (:meth:`Master.purge`: after an arc elimination those on a removed arc;
 in the memory graph those on an arc no state carries or using a memory job other than once), in
-place, so HiGHS keeps its basis warm (a cold re-solve of 1,500 columns took 0.1-0.2 s and once made
-wt100 #40 end 175 ms late); each LP solve is limited to the time the budget has left.
+place, so HiGHS keeps its basis warm, and each LP solve is limited to the time the budget has left.
+(In the one wt100 10 s run that still rebuilt the model after every purge, #40 ended at 10.175 s; the
+cause was not isolated. With in-place deletion and the limit, the slowest of the 125 took 10.057 s.)
 """
 
 from __future__ import annotations
@@ -50,7 +53,10 @@ import math
 
 import numpy as np
 
-#: smoothing weight of the best multipliers in the pricing point
+#: smoothing weight of the best multipliers in the pricing point (prototype on wt100 #58, one run each:
+#: 3 s of subgradient then 5 s of column generation, 0.7 / 0.8 / 0.95 ended 0.79 / 0.61 / 0.58 % below
+#: the optimum, 0.9 seeded with only the last 100 paths 0.53 %; 8 s of column generation from the
+#: stage-1 multipliers, 0.5 / 0.8 / 0.9 / 0.95: 2.1 / 0.68 / 0.57 / 0.53 %)
 ALPHA = 0.9
 #: columns kept in the master; the oldest go first above this
 MAX_COLUMNS = 1500

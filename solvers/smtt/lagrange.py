@@ -60,10 +60,10 @@ evaluations of the pair DP the multipliers come from column generation instead
 (:mod:`solvers.smtt.colgen`: a Dantzig-Wolfe master over the paths priced so far, seeded by the
 subgradient's paths, priced at a smoothed point; :meth:`Lagrangian._pair_evals`). The subgradient
 stalls far from the pair DP's dual optimum: column generation run to convergence on the arcs stage 1
-leaves put that optimum 0.017-0.2 % below the optimum on 11 of the 14 wt100 instances then unproved
-at 10 s (#58: 0.029 %; #31 0.67 %, #60 0.61 %, #107 5.2 %), where 8 s of subgradient steps had
-reached 0.1-1 % (#58: 1.0 %). Every bound is still L(μ) of an evaluation, valid for any μ; the master
-only proposes μ.
+leaves put that optimum 0.017-0.204 % below the optimum on 10 of the 14 wt100 instances then unproved
+at 10 s (figures in :mod:`solvers.smtt.colgen`), where the subgradient version had ended 0.1-1.5 %
+below on those measured (#58: 0.84-0.98 %; #107: 12-16 %). The memory graph (stage 3) uses the same
+loop. Every bound is still L(μ) of an evaluation, valid for any μ; the master only proposes μ.
 
 Stage 3 (memory graph, :mod:`solvers.smtt.memdp`, the "successive sublimation" of Tanaka et al.).
 When the pair DP has at most :data:`GRAPH_ARCS` arcs left, or has converged and elimination removes
@@ -177,8 +177,12 @@ CPSAT_MARGIN_S = 0.05  # stage 4 stops this long before the deadline
 CPSAT_TRY_MIN_BUDGET = 2.0  # with this much time for ssdp, stage 4 is also tried between slices
 CPSAT_EVERY_SHARE = 0.2  # ... after every such share of ssdp's time spent on the Lagrangian rounds
 CPSAT_TRY_SHARE = 0.01  # ... with this share of it (at least CPSAT_MIN_S) per try
-CG_AFTER = 100  # pair-DP subgradient steps before column generation proposes the multipliers
-CG_PATHS = 8  # paths per pricing offered to the master (the best into each of the 8 best final states)
+# pair-DP subgradient steps before column generation proposes the multipliers (the prototype's 2-4 s
+# of subgradient steps were 70-200 evaluations on wt100; other values were not compared)
+CG_AFTER = 100
+# paths per pricing offered to the master (the best into each of the 8 best final states); with one
+# path per pricing wt100 #58 ended at 0.48-0.60 % after 9 s of ssdp, with 8 at 0.22 % (one run)
+CG_PATHS = 8
 CG_STOP_SHARE = 0.02  # converged when the master's value is within this share of UB - L of L
 
 
