@@ -1,22 +1,18 @@
 """Column generation for the pair DP's multipliers (:mod:`solvers.smtt.colgen`): at convergence its
 bound is the Lagrangian dual optimum, recomputed here from an LP over every path of the pair DP
-(enumerated by depth-first search); with it switched on from the first evaluation the bound never
-exceeds the brute-force optimum; the master drops exactly the columns that use a removed arc."""
+(enumerated by depth-first search); the master drops exactly the columns that use a removed arc.
+(That its bound never exceeds the brute-force optimum is tested with the pair DP's in
+``test_smtt_lagrange.py``.)"""
 
 from __future__ import annotations
-
-import itertools
 
 import highspy
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from models.smtt import Instance, Solution, evaluate
+from models.smtt import Instance
 from solvers import Budget, warmup
 from solvers.smtt import colgen, lagrange
-from solvers.smtt.common import cost
 from solvers.smtt.lagrange import Lagrangian, arc_lists
 from solvers.smtt.pairdp import pair_ok
 
@@ -24,10 +20,6 @@ from solvers.smtt.pairdp import pair_ok
 @pytest.fixture(scope="module", autouse=True)
 def _warm() -> None:
     warmup(["smtt"])
-
-
-def _opt(inst: Instance) -> int:
-    return min(evaluate(inst, Solution(s)).objective for s in itertools.permutations(range(inst.n)))
 
 
 def _all_paths(lag: Lagrangian) -> list[tuple[float, np.ndarray]]:
@@ -102,34 +94,6 @@ def test_converged_bound_is_the_dual_optimum(seed: int, monkeypatch: pytest.Monk
     assert code in (2, 3)
     assert lag.st[0] == pytest.approx(z, abs=1e-6 * max(1.0, abs(z)))
     assert z < lag.ub - 1
-
-
-POSITIVE_JOBS = st.integers(2, 6).flatmap(
-    lambda n: st.tuples(
-        st.lists(st.integers(1, 9), min_size=n, max_size=n),
-        st.lists(st.integers(0, 30), min_size=n, max_size=n),
-        st.lists(st.integers(0, 5), min_size=n, max_size=n),
-    )
-)
-
-
-@settings(max_examples=40, deadline=None)
-@given(POSITIVE_JOBS)
-def test_colgen_bound_never_above_brute_force(data: tuple[list[int], list[int], list[int]]) -> None:
-    """The pair DP with its eliminations and column generation from the first evaluation (no time
-    limit): bound <= optimum, a returned sequence is a permutation that costs at least the optimum."""
-    inst = Instance.from_arrays(*data)
-    opt = _opt(inst)
-    lag = Lagrangian.build(inst, np.arange(inst.n, dtype=np.int64))
-    assert lag is not None
-    lag.stage = 2
-    lag.graphs = False
-    lag.pair_evals = lagrange.CG_AFTER
-    lag.run(Budget())
-    assert lag.bound <= opt + 1e-6
-    if lag.sequence is not None:
-        assert sorted(lag.sequence.tolist()) == list(range(inst.n))
-        assert cost(inst, lag.sequence) >= opt
 
 
 def test_master_purge_drops_exactly_the_paths_on_removed_arcs() -> None:

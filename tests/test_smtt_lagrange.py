@@ -18,7 +18,7 @@ from instances.smtt import generate
 from models.smtt import Instance, Solution, evaluate, read_orlib_optima, read_orlib_wt
 from solvers import Budget, Limit, Status, solve, warmup
 from solvers.smtt.common import cost
-from solvers.smtt.lagrange import Lagrangian
+from solvers.smtt.lagrange import CG_AFTER, Lagrangian
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -204,15 +204,19 @@ def test_pair_dp_bound_never_above_brute_force(
     data: tuple[list[int], list[int], list[int]], rnd: object
 ) -> None:
     """The pair DP (stage 2) run from the start, with its elimination, from a random and from the
-    optimal sequence: bound <= optimum, and a sequence it returns is a permutation."""
+    optimal sequence, with subgradient steps first and with column generation from the first
+    evaluation (:mod:`solvers.smtt.colgen`): bound <= optimum, and a sequence it returns is a
+    permutation."""
     inst = instances_of(data)
     opt, opt_seq = brute_force(inst)
     perm = list(range(inst.n))
     rnd.shuffle(perm)  # type: ignore[attr-defined]
-    for seq in (np.asarray(perm, dtype=np.int64), opt_seq):
+    for seq, colgen_first in itertools.product((np.asarray(perm, dtype=np.int64), opt_seq), (False, True)):
         lag = Lagrangian.build(inst, seq)
         assert lag is not None
         lag.stage = 2
+        if colgen_first:
+            lag.pair_evals = CG_AFTER
         lag.run(Budget())
         assert lag.bound <= opt + 1e-6, (lag.bound, opt)
         if lag.sequence is not None:
