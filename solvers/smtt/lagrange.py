@@ -837,10 +837,10 @@ class Lagrangian:
             k = iters if master is None else min(iters, CG_AFTER - self.pair_evals)
             return subgradient_steps(k)
         kp = CG_PATHS
+        master.set_ub(ub)
         for _ in range(iters):
             if budget.should_stop():
                 return 0
-            master.set_ub(ub)
             duals = master.duals(budget.remaining())
             if duals is None:  # no optimal master LP (e.g. out of time): one subgradient step
                 code = subgradient_steps(1)
