@@ -793,8 +793,9 @@ class Lagrangian:
         from then on the master proposes the multipliers (Wentges smoothing around ``best_mu``; each of
         the priced paths with a negative reduced cost joins it), one Python-level evaluation at a time.
         Without a master (``use_colgen`` off) every evaluation is a subgradient step. The column
-        generation loop polls ``budget`` before each iteration: its first call is sized from the
-        cheaper subgradient evaluations, and each iteration adds an LP solve and up to two pricings."""
+        generation loop polls ``budget`` before each iteration and does not start one that the
+        previous one's time says would not fit: its first call is sized from the cheaper subgradient
+        evaluations, and each iteration adds an LP solve and up to two pricings."""
         n = self.p.shape[0]
         ub = float(self.ub)
         thr = self._thr()
@@ -838,9 +839,11 @@ class Lagrangian:
             return subgradient_steps(k)
         kp = CG_PATHS
         master.set_ub(ub)
+        last_s = 0.0  # the previous iteration's time: one that would not fit is not started
         for _ in range(iters):
-            if budget.should_stop():
+            if budget.should_stop() or budget.remaining() < last_s:
                 return 0
+            started = time.perf_counter()
             duals = master.duals(budget.remaining())
             if duals is None:  # no optimal master LP (e.g. out of time): one subgradient step
                 code = subgradient_steps(1)
@@ -875,6 +878,7 @@ class Lagrangian:
                     break
             else:  # neither the smoothed point nor the LP duals price a column: the dual optimum
                 return 3
+            last_s = time.perf_counter() - started
         return 0
 
     def _arcs(self, ppath: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
