@@ -815,6 +815,7 @@ class Lagrangian:
 
         def add(k: int, duals: tuple[np.ndarray, float, float] | None) -> int:
             """Rows 0..k-1 of the buffers that join the master (all of them without duals)."""
+            assert master is not None
             added = 0
             for r in range(k):
                 rc = (
