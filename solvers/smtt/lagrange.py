@@ -578,6 +578,7 @@ class Lagrangian:
     master: colgen.Master | None = None  # the master LP of solvers.smtt.colgen (stages 2 and 3)
     pair_evals: int = 0  # evaluations of the pair DP and the memory graph so far
     _cg_buf: tuple | None = None  # the pricing's path buffers (pairdp.best_paths)
+    born: float = field(default_factory=time.perf_counter)  # when built: the stats' stage end times
 
     @classmethod
     def build(cls, inst: Instance, seq: np.ndarray) -> Lagrangian | None:
@@ -720,6 +721,7 @@ class Lagrangian:
                     self.stage = 3  # few arcs left, or the pair DP has converged: the memory graph
                     self.stats["stage2_evals"] = int(self.st[3])
                     self.stats["stage2_bound"] = round(self.bound, 2)
+                    self.stats["stage2_end_s"] = round(time.perf_counter() - self.born, 3)
                     break
                 if not removed and code == 3:
                     if self.stage == 1 and self.pairs and self.memory == 0:
@@ -729,6 +731,7 @@ class Lagrangian:
                         # its bound starts well above stage 1's: eliminate with it soon
                         last_elim = int(self.st[3]) - PAIR_ELIM_EVERY + PAIR_FIRST_ELIM
                         self.stats["stage1_evals"] = int(self.st[3])
+                        self.stats["stage1_end_s"] = round(time.perf_counter() - self.born, 3)
                         self.stats["stage1_bound"] = round(self.bound, 2)
                     elif not self._grow(cnt, jobs.shape[0]):
                         break
