@@ -46,8 +46,8 @@ def graph_of(lag: Lagrangian) -> memdp.Graph:
 def with_memory(lag: Lagrangian, g: memdp.Graph, order: list[int]) -> tuple[memdp.Graph, int]:
     """``g`` with the jobs of ``order`` made memory jobs one by one; returns (graph, full mask)."""
     for b, j in enumerate(order):
-        ts = g[0][g[1] == j]
-        g = memdp.expand(*g, lag.p, j, b, int(ts.min()), int(ts.max()))
+        lo, hi = memdp.windows(g[0], g[1], lag.p.shape[0])
+        g = memdp.expand(*g, lag.p, j, b, int(lo[j]), int(hi[j]))
     return g, (1 << len(order)) - 1
 
 
@@ -57,6 +57,29 @@ def value(lag: Lagrangian, g: memdp.Graph, full: int, mu: np.ndarray) -> tuple[f
     G = np.empty(g[0].shape[0])
     cnt = np.zeros(lag.p.shape[0], dtype=np.int64)
     return memdp.evaluate(*g, lag.p, lag.T, full, mu, F, G, cnt), cnt
+
+
+@settings(max_examples=60, deadline=None)
+@given(POSITIVE_JOBS, st.randoms(use_true_random=False))
+def test_split_estimate_bounds_the_growth_of_an_expansion(
+    data: tuple[list[int], list[int], list[int]], rnd: object
+) -> None:
+    """``windows`` is each job's first and last completion over the states, and the estimate stage 3
+    ranks its memory jobs by is never below the number of states an expansion adds (a state split in
+    two adds one, a state kept once adds none, one dropped removes one)."""
+    inst = Instance.from_arrays(*data)
+    lag = Lagrangian.build(inst, np.arange(inst.n, dtype=np.int64))
+    assert lag is not None
+    order = list(range(inst.n))
+    rnd.shuffle(order)  # type: ignore[attr-defined]
+    g, _ = with_memory(lag, graph_of(lag), order[: inst.n // 2])
+    lo, hi = memdp.windows(g[0], g[1], inst.n)
+    for j in range(inst.n):
+        ts = g[0][g[1] == j]
+        assert (lo[j], hi[j]) == ((ts.min(), ts.max()) if ts.size else (np.iinfo(np.int64).max, -1))
+    for m in order[inst.n // 2 :]:
+        grown = memdp.expand(*g, lag.p, m, inst.n // 2, int(lo[m]), int(hi[m]))
+        assert grown[0].shape[0] - g[0].shape[0] <= memdp.split_estimate(g[0], lag.p, lo, hi, m)
 
 
 @settings(max_examples=80, deadline=None)

@@ -166,7 +166,7 @@ GROW = 2  # memory jobs added per round
 MAX_STATES = 1_500_000  # (T + 1) · 2^memory: the DP tables' size
 MAX_WORK = 8_000_000  # arcs · 2^memory: one evaluation's work
 MAX_CELLS = 60_000_000  # n·T above which the bound is not attempted (the arc table would not fit)
-GRAPH_ARCS = 20_000  # stage 2 hands over to the memory graph with this few arcs left
+GRAPH_ARCS = 60_000  # stage 2 hands over to the memory graph with this few arcs left
 GRAPH_GROW = 1  # memory jobs added to the graph per round
 GRAPH_EVALS = 30  # subgradient evaluations on the graph per round
 MAX_GRAPH_STATES = 4_000_000
@@ -906,10 +906,10 @@ class Lagrangian:
 
     def _run_graph(self, budget: Budget) -> bool:
         """Stage 3 (:mod:`solvers.smtt.memdp`): the pair DP on an explicit state graph; rounds of
-        evaluation and pruning, then up to :data:`GRAPH_GROW` memory jobs (those the minimising path
-        uses other than once) while the graph stays within :data:`MAX_GRAPH_STATES` /
-        :data:`MAX_GRAPH_EDGES`, then :data:`GRAPH_EVALS` subgradient evaluations. False when the arcs
-        left are too many for the graph (nothing done)."""
+        evaluation and pruning, then up to :data:`GRAPH_GROW` memory jobs (of those the minimising
+        path uses other than once, the ones whose expansion splits the fewest states) while the graph
+        stays within :data:`MAX_GRAPH_STATES` / :data:`MAX_GRAPH_EDGES`, then :data:`GRAPH_EVALS`
+        subgradient evaluations. False when the arcs left are too many for the graph (nothing done)."""
         n = self.p.shape[0]
         T = self.T
         path = np.zeros(n, dtype=np.int64)
@@ -950,11 +950,14 @@ class Lagrangian:
             if g[0].shape[0] == 0 or placed.min() == 0:  # some job has no state left
                 self._prove_ub()
                 break
-            bad = [
-                int(j)
-                for j in np.argsort(-np.abs(1 - cnt), kind="stable")
-                if cnt[j] != 1 and self.gbit[j] < 0
-            ]
+            # the jobs the minimising path uses other than once, those whose expansion splits the
+            # fewest states first (see memdp: the states within the job's window are the ones split)
+            lo, hi = memdp.windows(g[0], g[1], n)
+            bad = sorted(
+                (int(j) for j in np.nonzero((cnt != 1) & (self.gbit < 0))[0]),
+                key=lambda j: memdp.split_estimate(g[0], self.p, lo, hi, j),
+            )
+            windowed = g  # the graph lo, hi were taken on
             for j in bad[:GRAPH_GROW]:
                 g = self.graph
                 if (
@@ -966,9 +969,11 @@ class Lagrangian:
                     or 3 * ELIM_COST * per_work * (g[0].shape[0] + g[5].shape[0]) > budget.remaining()
                 ):
                     break
-                ts = g[0][g[1] == j]
+                if g is not windowed:  # an earlier job of this round expanded the graph
+                    lo, hi = memdp.windows(g[0], g[1], n)
+                    windowed = g
                 try:
-                    self.graph = memdp.expand(*g, self.p, j, self.gmem, int(ts.min()), int(ts.max()))
+                    self.graph = memdp.expand(*g, self.p, j, self.gmem, int(lo[j]), int(hi[j]))
                 except MemoryError:  # a worker's address-space limit: keep the graph as it is
                     self.stats["graph_memory_error"] = True
                     break

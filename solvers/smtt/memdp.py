@@ -217,6 +217,26 @@ def prune(
 
 
 @njit(cache=True)
+def windows(st_t: np.ndarray, st_j: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi): each job's earliest and latest completion over the states (lo > hi when it has none)."""
+    lo = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    hi = np.full(n, -1, dtype=np.int64)
+    for q in range(st_t.shape[0]):
+        j = st_j[q]
+        lo[j] = min(lo[j], st_t[q])
+        hi[j] = max(hi[j], st_t[q])
+    return lo, hi
+
+
+def split_estimate(st_t: np.ndarray, p: np.ndarray, lo: np.ndarray, hi: np.ndarray, m: int) -> int:
+    """How many states :func:`expand` would split for memory job ``m``, from above: those completing
+    within [lo_m, hi_m - p_m], where both "m done" and "m not done" can hold (``st_t`` is sorted)."""
+    a = np.searchsorted(st_t, lo[m], "left")
+    b = np.searchsorted(st_t, hi[m] - p[m], "right")
+    return max(0, int(b - a))
+
+
+@njit(cache=True)
 def expand(
     st_t: np.ndarray,
     st_j: np.ndarray,
