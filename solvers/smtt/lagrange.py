@@ -951,13 +951,13 @@ class Lagrangian:
                 self._prove_ub()
                 break
             # the jobs the minimising path uses other than once, those whose expansion splits the
-            # fewest states first (see memdp: the states within the job's window are the ones split)
+            # fewest states first (see memdp: the states within the job's window are the ones split).
+            # An expansion only drops states, so these windows stay valid (if wider) bounds after it.
             lo, hi = memdp.windows(g[0], g[1], n)
             bad = sorted(
                 (int(j) for j in np.nonzero((cnt != 1) & (self.gbit < 0))[0]),
                 key=lambda j: memdp.split_estimate(g[0], self.p, lo, hi, j),
             )
-            windowed = g  # the graph lo, hi were taken on
             for j in bad[:GRAPH_GROW]:
                 g = self.graph
                 if (
@@ -969,9 +969,6 @@ class Lagrangian:
                     or 3 * ELIM_COST * per_work * (g[0].shape[0] + g[5].shape[0]) > budget.remaining()
                 ):
                     break
-                if g is not windowed:  # an earlier job of this round expanded the graph
-                    lo, hi = memdp.windows(g[0], g[1], n)
-                    windowed = g
                 try:
                     self.graph = memdp.expand(*g, self.p, j, self.gmem, int(lo[j]), int(hi[j]))
                 except MemoryError:  # a worker's address-space limit: keep the graph as it is
