@@ -36,8 +36,8 @@ min(UB, L(μ)) is a lower bound on the optimum.
   so only the states inside split; stage 3 adds, of the jobs the minimising path uses other than once,
   the one with the fewest states there (:func:`split_estimate`, never below the growth). Most violated
   first instead: wt100 #19 at 9 s had 9 memory jobs, 2.4M states and a bound 124 below the optimum;
-  narrowest first proves it in 3.7 s with 24 memory jobs and 51k states (``ssdp`` alone from the
-  optimal sequence).
+  narrowest first proves it in 3.7–4.1 s with 24–26 memory jobs and 38k–51k states in two runs
+  (``ssdp`` alone from the optimal sequence).
 
 The minimising path of a graph DP uses each memory job exactly once; when it uses every job exactly
 once it is a sequence and L is its cost.
