@@ -404,14 +404,25 @@ def test_metrics_endpoint_counts_rpcs_and_solves() -> None:
     ):
         stub = pb_grpc.AllotmentStub(ch)
         stub.Solve(pb.SolveRequest(instance=wire.instance_to_pb(doc)), timeout=60)
-        with pytest.raises(grpc.RpcError):
+        with pytest.raises(grpc.RpcError) as err:
             stub.Solve(pb.SolveRequest(instance=pb.Instance(smtt=pb.SmttInstance())), timeout=30)
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    lines = {
-        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line[:1] != "#"
-    }
-    assert lines['allot_rpcs_total{code="OK",method="Solve"}'] == 1.0
-    assert lines['allot_rpcs_total{code="INVALID_ARGUMENT",method="Solve"}'] == 1.0
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        # grpc.aio's context.abort sends the status before it raises, so the client can see the error
+        # before the server's handler wrapper has counted it: read until it has (or 10 s have passed)
+        invalid = 'allot_rpcs_total{code="INVALID_ARGUMENT",method="Solve"}'
+        deadline = time.monotonic() + 10
+        while True:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+            lines = {
+                line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line[:1] != "#"
+            }
+            if invalid in lines or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    assert lines['allot_rpcs_total{code="OK",method="Solve"}'] == 1.0, lines
+    assert lines[invalid] == 1.0, lines
     assert sum(v for k, v in lines.items() if k.startswith("allot_solve_seconds_count")) == 1.0
     assert lines["allot_queue_depth"] == 0.0
 
