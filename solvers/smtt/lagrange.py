@@ -103,6 +103,13 @@ it proved nothing after 4 s of rounds and found the optimum of #3. So when ssdp 
 :data:`CPSAT_EVERY_SHARE` of its time and tries stage 4 for :data:`CPSAT_TRY_SHARE` of it (at least
 :data:`CPSAT_MIN_S`) after each; the last try gets what is left. Until then stage 4 had only run on
 the few ms the rounds left over, i.e. almost never: wt100 at 10 s proved 90 without the tries.
+Each try had 1 % of the time (0.09 s at 10 s) until the proofs of wt100 at 10 s were seen to come at
+the tries (3.7, 5.6, 7.5 s) and several unproved instances were proved by longer ones: on the eight
+instances nearest the limit (#31 #34 #40 #58 #60 #89 #113 #115, 9 s from the optimal sequence) 1 %
+proved 3 of them, 3 % and 5 % 5 each (tries twice as often, at 1-2 %: 2-4), all with
+:data:`SWITCH_LAMBDA` 0.05 instead of 0.01 but the first (stage 1 had used 1.7-4.8 s of the 9 on those
+eight before handing over, 1.5-4.2 s after). The whole set at 10 s stayed at 119 proved (#58 and #81
+now, #14 and #113 not); the mean time went from 3.7 to 3.4 s.
 
 Every Numba call runs as many DP evaluations as fit in :data:`CALL_SECONDS` (and in half the time
 left), timed on the previous call; an elimination is skipped when it would not fit in the time left, and
@@ -160,7 +167,7 @@ REPAIR_SHARE = 0.1  # at most this share of the time goes to the Lagrangian heur
 DETERMINISTIC_REPAIR_EVERY = 5  # in deterministic mode: every 5th elimination round
 PAIR_SLOWDOWN = 40.0  # a pair-DP evaluation per arc vs a stage-1 one (measured ~20x at load 3)
 BUMP_SHARE = 0.01  # an elimination resets the step factor only when it removed this share of the arcs
-SWITCH_LAMBDA = 0.01  # stage 1 hands over to the pair DP when its step factor falls below this
+SWITCH_LAMBDA = 0.05  # stage 1 hands over to the pair DP when its step factor falls below this
 LAMBDA_RESTART = 0.25  # step factor after arcs were removed or memory jobs added
 GROW = 2  # memory jobs added per round
 MAX_STATES = 1_500_000  # (T + 1) · 2^memory: the DP tables' size
@@ -176,7 +183,7 @@ CPSAT_MIN_S = 0.1  # stage 4 is not started with less time left (building the mo
 CPSAT_MARGIN_S = 0.05  # stage 4 stops this long before the deadline
 CPSAT_TRY_MIN_BUDGET = 2.0  # with this much time for ssdp, stage 4 is also tried between slices
 CPSAT_EVERY_SHARE = 0.2  # ... after every such share of ssdp's time spent on the Lagrangian rounds
-CPSAT_TRY_SHARE = 0.01  # ... with this share of it (at least CPSAT_MIN_S) per try
+CPSAT_TRY_SHARE = 0.05  # ... with this share of it (at least CPSAT_MIN_S) per try (was 0.01, docstring)
 # pair-DP subgradient steps before column generation proposes the multipliers (the prototype's 2-4 s
 # of subgradient steps were 70-200 evaluations on wt100; other values were not compared)
 CG_AFTER = 100
