@@ -103,13 +103,15 @@ it proved nothing after 4 s of rounds and found the optimum of #3. So when ssdp 
 :data:`CPSAT_EVERY_SHARE` of its time and tries stage 4 for :data:`CPSAT_TRY_SHARE` of it (at least
 :data:`CPSAT_MIN_S`) after each; the last try gets what is left. Until then stage 4 had only run on
 the few ms the rounds left over, i.e. almost never: wt100 at 10 s proved 90 without the tries.
-Each try had 1 % of the time (0.09 s at 10 s) until the proofs of wt100 at 10 s were seen to come at
-the tries (3.7, 5.6, 7.5 s) and several unproved instances were proved by longer ones: on the eight
-instances nearest the limit (#31 #34 #40 #58 #60 #89 #113 #115, 9 s from the optimal sequence) 1 %
-proved 3 of them, 3 % and 5 % 5 each (tries twice as often, at 1-2 %: 2-4), all with
-:data:`SWITCH_LAMBDA` 0.05 instead of 0.01 but the first (stage 1 had used 1.7-4.8 s of the 9 on those
-eight before handing over, 1.5-4.2 s after). The whole set at 10 s stayed at 119 proved (#58 and #81
-now, #14 and #113 not); the mean time went from 3.7 to 3.4 s.
+Each try had 1 % of the time (0.09 s at 10 s) until most proofs of wt100 at 10 s were seen to come
+at the tries (near 3.7, 5.6, 7.5 s) and several unproved instances were proved by longer ones: on the
+eight instances nearest the limit (#31 #34 #40 #58 #60 #89 #113 #115, 9 s from the optimal sequence,
+one run each) 1 % proved 3 of them, 3 % proved 5 with :data:`SWITCH_LAMBDA` 0.01 and 5 with 0.05, 5 %
+(with 0.05) 5; tries twice as often at 1-2 % proved 2-4. :data:`SWITCH_LAMBDA` went from 0.01 to 0.05
+with it: on those eight stage 1 had ended at 1.7-4.3 s (one run), at 0.05 it ended at 1.0-4.1 s (five
+runs; both include the tries made meanwhile); its effect alone on the whole set was not measured. The
+whole set at 10 s stayed at 119 proved (#58 and #81 now, #14 and #113 not); the mean time went from
+3.7 to 3.4 s.
 
 Every Numba call runs as many DP evaluations as fit in :data:`CALL_SECONDS` (and in half the time
 left), timed on the previous call; an elimination is skipped when it would not fit in the time left, and
