@@ -124,8 +124,9 @@ linearization 1) proved only #34 (0.05 s) within 20 s; linearization 0 alone pro
 without the LP proved #40 in 3.5-12.2 s, #107 in 3.3-8.5 s, #14 in 2.9 and 10.7 s (not with seed 3),
 #60 once in 14.4 s and #34 in 0.15 s. Portfolio with quick restarts (also without the LP) was as good on
 #14 (2.4-4.4 s) and #60, worse on #40 (2 of 3, 14-14.4 s). On the whole of wt100 at 10 s the change took
-the instances proved from 119 to 122 and 121 in two runs (all but #40, #60, #107 and, in the second,
-#14, which need seconds of CP-SAT) and the mean time from 3.4 to 2.2 s; the slowest proof took 5-6 s.
+the instances proved from 119 to 122, 121 and 121 in three runs (all but #40, #60, #107 and, in the
+last two, #14, which need seconds of CP-SAT) and the mean time from 3.4 to 2.2-2.3 s; the slowest proof
+took 5-7.3 s.
 
 Every Numba call runs as many DP evaluations as fit in :data:`CALL_SECONDS` (and in half the time
 left), timed on the previous call; an elimination is skipped when it would not fit in the time left, and
