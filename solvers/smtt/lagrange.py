@@ -118,21 +118,22 @@ worker: a cycle of branching heuristics with restarts) and ``linearization_level
 model is almost always infeasible (the UB is usually the optimum by then), the time to a refutation is
 heavy-tailed, and the LP of a sum of tardiness terms over sparse start domains is weak and slows every
 node. Measured on the stage-4 models of five wt100 instances after 6 s of rounds (#14 #34 #40 #60 #107,
-one worker, two solves side by side on the 2-core machine, seeds 1-3): the defaults (automatic search,
-linearization 1) proved only #34 (0.05 s) within 20 s; linearization 0 alone proved #40 and #107 in
-15-20 s; portfolio search with the LP proved #107 in 2.1-11.7 s and #40 once in three; portfolio
+one worker, two solves side by side on the 2-core machine; seeds 1-3 for the portfolio settings, seed
+1 for the others): the defaults (automatic search, linearization 1) proved only #34 (0.05 s) within
+20 s; linearization 0 alone proved #40 and #107 in 15-20 s; portfolio search with the LP proved #107 in
+2.1-11.7 s and #40 in 14.5 s (seed 3; seed 1 in 16.9 s of a 20 s run, seed 2 not in 15 s); portfolio
 without the LP proved #40 in 3.5-12.2 s, #107 in 3.3-8.5 s, #14 in 2.9 and 10.7 s (not with seed 3),
 #60 once in 14.4 s and #34 in 0.15 s. Portfolio with quick restarts (also without the LP) was as good on
 #14 (2.4-4.4 s) and #60, worse on #40 (2 of 3, 14-14.4 s). On the whole of wt100 at 10 s the change took
 the instances proved from 119 to 122, 121 and 121 in three runs (all but #40, #60, #107 and, in the
 last two, #14, which need seconds of CP-SAT) and the mean time from 3.4 to 2.2-2.3 s; the slowest proof
-took 5-7.3 s.
+took 5.1-7.3 s.
 
 Every Numba call runs as many DP evaluations as fit in :data:`CALL_SECONDS` (and in half the time
 left), timed on the previous call; an elimination is skipped when it would not fit in the time left, and
 stage 4 needs :data:`CPSAT_MIN_S`. On wt100 with a 1 s budget the overrun measured at most 19 ms at
 load 3 on the 2-core machine. Writing a large memory graph costs more per entry than evaluating it
-(fresh memory; wt50 #9 overran a 1 s budget by up to 110 ms when an expansion of a 6M-entry graph took
+(fresh memory; wt50 #9 overran a 1 s budget by up to 119 ms when an expansion of a 6M-entry graph took
 0.27 s), so stage 3 also reserves :data:`GRAPH_WRITE_S` per entry before an evaluation and twice that
 before an expansion: wt40, wt50 and wt100 at 1 s then ended at most 3 ms over. In deterministic mode
 the call sizes come from the work instead, so the multipliers, eliminations and memory jobs follow the
@@ -199,7 +200,7 @@ GRAPH_EVALS = 30  # subgradient evaluations on the graph per round
 MAX_GRAPH_STATES = 4_000_000
 MAX_GRAPH_EDGES = 40_000_000
 # seconds per state + edge that writing a graph into fresh memory (memdp.expand, memdp.prune) may take:
-# 2-9 ns on small graphs, 15-45 ns on 3.6-6M entries (wt50 #9 at 1 s, page faults on the 2-core VM)
+# 1.5-9 ns up to 2.5M entries, expand 15 ns at 3.6M and 45 ns at 6M (wt50 #9 at 1 s, 2-core VM)
 GRAPH_WRITE_S = 5e-8
 EPS = 1e-7
 CPSAT_MIN_S = 0.1  # stage 4 is not started with less time left (building the model takes tens of ms)
@@ -207,8 +208,8 @@ CPSAT_MARGIN_S = 0.05  # stage 4 stops this long before the deadline
 CPSAT_TRY_MIN_BUDGET = 2.0  # with this much time for ssdp, stage 4 is also tried between slices
 CPSAT_EVERY_SHARE = 0.2  # ... after every such share of ssdp's time spent on the Lagrangian rounds
 CPSAT_TRY_SHARE = 0.05  # ... with this share of it (at least CPSAT_MIN_S) per try (was 0.01, docstring)
-# stage 4's search: portfolio of heuristics with restarts, no LP (module docstring: the defaults proved
-# 1 of 5 stalled wt100 models in 20 s, this 5 of 5 in 0.15-14 s)
+# stage 4's search: portfolio of heuristics with restarts, no LP (module docstring: on 5 stalled wt100
+# models the defaults refuted 1 in 20 s, this refuted each with at least one of three seeds, 0.15-14 s)
 CPSAT_PARAMS = {"search_branching": cp_model.PORTFOLIO_SEARCH, "linearization_level": 0}
 # pair-DP subgradient steps before column generation proposes the multipliers (the prototype's 2-4 s
 # of subgradient steps were 70-200 evaluations on wt100; other values were not compared)
@@ -999,7 +1000,7 @@ class Lagrangian:
                     or self.gmem >= 62
                     # an expansion writes about twice the graph into fresh memory and the next round
                     # evaluates that: not started when it would not fit in the time left (wt100 #61
-                    # overran by 50 ms, wt50 #9 by 110 ms when the 6M-entry graph took 0.27 s)
+                    # overran by 50 ms, wt50 #9 by 119 ms when the 6M-entry graph took 0.27 s)
                     or (2 * GRAPH_WRITE_S + 3 * ELIM_COST * per_work) * (g[0].shape[0] + g[5].shape[0])
                     > budget.remaining()
                 ):
