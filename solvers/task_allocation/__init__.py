@@ -3,6 +3,7 @@
 * ``greedy`` (heuristic, Numba) -- :mod:`.greedy`;
 * ``tabu`` (metaheuristic, Numba) -- :mod:`.tabu`;
 * ``lagrange`` (Lagrangian bound) -- :mod:`.lagrange`;
+* ``bnb`` (branch and bound on the Lagrangian bound) -- :mod:`.bnb`;
 * ``lns`` (exact re-optimisation of agent subsets with HiGHS) -- :mod:`.lns`;
 * ``mip`` (HiGHS), ``lp`` (LP-relaxation bound), ``cpsat``, ``pulp`` (CBC) -- :mod:`.exact`;
 * ``auto`` (portfolio) -- :mod:`.portfolio`;
@@ -11,7 +12,7 @@
 
 from models.task_allocation import PROBLEM
 from solvers.registry import register_warmup
-from solvers.task_allocation import bounds, exact, greedy, lagrange, lns, portfolio, tabu
+from solvers.task_allocation import bnb, bounds, exact, greedy, lagrange, lns, portfolio, tabu
 
 
 @register_warmup(PROBLEM)
@@ -20,6 +21,7 @@ def warmup() -> None:
     greedy.warmup()
     tabu.warmup()
     lagrange.warmup()
+    bnb.warmup()
 
 
-__all__ = ["bounds", "exact", "greedy", "lagrange", "lns", "portfolio", "tabu"]
+__all__ = ["bnb", "bounds", "exact", "greedy", "lagrange", "lns", "portfolio", "tabu"]

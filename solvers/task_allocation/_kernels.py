@@ -953,3 +953,132 @@ def lagcap_subgradient(
                 nv = v[r, i] + step * (load[r, i] - cap[r, i])
                 v[r, i] = nv if nv > 0 else 0.0
     return done
+
+
+# -- Lagrangian branch and bound (single capacitated resource, integral costs) ------------------------
+
+
+@njit(cache=True)
+def bnb_residual(
+    cost: np.ndarray,
+    dem: np.ndarray,
+    cap: np.ndarray,
+    allowed: np.ndarray,
+    fixed: np.ndarray,
+    rcap: np.ndarray,
+    free_ok: np.ndarray,
+) -> float:
+    """Split a node's pair set ``allowed`` (m x n) into the tasks it fixes (one pair left: ``fixed[j]`` is
+    that agent, else -1) and the free rest: ``rcap`` = capacity minus the fixed demand, capped at the
+    free tasks' total demand (a larger capacity never binds and only widens the knapsack tables), and
+    ``free_ok`` = the free pairs that still fit. Returns the fixed tasks' cost, or +inf when the node
+    holds no solution (a task without a pair, a fixed load over capacity). Single resource: ``dem`` is
+    m x n, ``cap`` m."""
+    m, n = cost.shape
+    const = 0.0
+    for i in range(m):
+        rcap[i] = cap[i]
+    for j in range(n):
+        k, last = 0, -1
+        for i in range(m):
+            if allowed[i, j]:
+                k += 1
+                last = i
+        if k == 0:
+            return INF
+        if k == 1:
+            fixed[j] = last
+            rcap[last] -= dem[last, j]
+            const += cost[last, j]
+        else:
+            fixed[j] = -1
+    for i in range(m):
+        if rcap[i] < 0:
+            return INF
+    total = np.zeros(m, dtype=np.int64)
+    for j in range(n):
+        if fixed[j] >= 0:
+            for i in range(m):
+                free_ok[i, j] = False
+            continue
+        k = 0
+        for i in range(m):
+            ok = allowed[i, j] and dem[i, j] <= rcap[i]
+            free_ok[i, j] = ok
+            if ok:
+                k += 1
+                total[i] += dem[i, j]
+        if k == 0:
+            return INF
+    for i in range(m):
+        if total[i] < rcap[i]:
+            rcap[i] = total[i]
+    return const
+
+
+@njit(cache=True)
+def bnb_subgradient(
+    u: np.ndarray,
+    best_u: np.ndarray,
+    x: np.ndarray,
+    best_x: np.ndarray,
+    fs: np.ndarray,
+    cost: np.ndarray,
+    dem: np.ndarray,
+    rcap: np.ndarray,
+    free_ok: np.ndarray,
+    fixed: np.ndarray,
+    const: float,
+    ub: float,
+    iters: int,
+) -> int:
+    """Up to ``iters`` subgradient steps on a node's bound const + L_free(u) (:func:`lagrangian_value` on
+    the free tasks with the residual capacities; a fixed task's u is 0 and no knapsack may take it).
+
+    ``fs`` = [best bound, step factor λ, iterations since the best improved]; λ halves after 5 of them.
+    Step u += λ (ub - L) g / ||g||² with g_j = 1 - Σ_i x_ij on the free tasks. The best u and its
+    knapsack solutions go to ``best_u`` / ``best_x``. Returns 1 as soon as the bound exceeds ub - 1
+    (integral costs: the node holds no solution cheaper than ub), 2 when the relaxed solution covers
+    every free task exactly once (then it is an assignment whose cost is the bound: the node's
+    optimum), 0 otherwise."""
+    m, n = cost.shape
+    limit = ub - 1.0 + 1e-6 * max(1.0, abs(ub))
+    for j in range(n):
+        if fixed[j] >= 0:
+            u[j] = 0.0
+    for _ in range(iters):
+        val = const + lagrangian_value(u, cost, dem, rcap, free_ok, x)
+        if val > fs[0] + 1e-9:
+            fs[0] = val
+            fs[2] = 0.0
+            best_u[:] = u
+            best_x[:, :] = x
+        else:
+            fs[2] += 1.0
+            if fs[2] >= 5:
+                fs[1] /= 2.0
+                fs[2] = 0.0
+        if fs[0] > limit:
+            return 1
+        norm = 0.0
+        for j in range(n):
+            if fixed[j] < 0:
+                g = 1.0
+                for i in range(m):
+                    g -= x[i, j]
+                norm += g * g
+        if norm == 0.0:
+            fs[0] = val
+            best_u[:] = u
+            best_x[:, :] = x
+            return 2
+        if fs[1] < 1e-4:
+            break
+        step = fs[1] * max(ub - val, 1e-3) / norm
+        for j in range(n):
+            if fixed[j] < 0:
+                g = 1.0
+                for i in range(m):
+                    g -= x[i, j]
+                u[j] += step * g
+    return 0

@@ -70,6 +70,14 @@ def remember_multipliers(a: Arrays, u: np.ndarray, bound: float) -> None:
     _LAG_CACHE[id(a)] = (a, u, bound)
 
 
+def known_multipliers(a: Arrays) -> tuple[np.ndarray, float] | None:
+    """The multipliers and bound :func:`remember_multipliers` kept for these arrays, or None."""
+    lag = _LAG_CACHE.get(id(a))
+    if lag is not None and lag[0] is a:
+        return lag[1], lag[2]
+    return None
+
+
 def known_bound(a: Arrays) -> float | None:
     """The best proved bound the LP / Lagrangian caches hold for these arrays (None without one)."""
     found = []

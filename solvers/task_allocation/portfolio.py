@@ -46,7 +46,7 @@ from solvers.budget import Budget
 from solvers.portfolio import Step, run_portfolio
 from solvers.registry import register
 from solvers.result import Result
-from solvers.task_allocation import exact, greedy, lagrange, tabu
+from solvers.task_allocation import bnb, exact, greedy, lagrange, tabu
 from solvers.task_allocation._data import arrays
 
 #: instances with more (agent, task) pairs than this get a tabu phase before the MIP
@@ -56,12 +56,20 @@ TABU_SHARE = 0.6
 
 
 #: small instances where the Lagrangian bound applies: shares of the tabu search and of the bound
-SMALL_TABU_SHARE = 0.15
+SMALL_TABU_SHARE = 0.5
 LAGRANGE_SHARE = 0.1
+#: shares of what is left for the Lagrangian branch and bound: on small instances (before lptabu) and
+#: on large ones (after it)
+BNB_SHARE = 0.7
+LARGE_BNB_SHARE = 0.5
 
 
 def _lagrange_ok(inst: Instance) -> bool:
     return inst.num_agents * inst.num_tasks <= TABU_MIN_PAIRS and lagrange.applicable(arrays(inst))
+
+
+def _large_bnb(inst: Instance) -> bool:
+    return _large_cost(inst) and bnb.applicable(arrays(inst))
 
 
 def _large_cost(inst: Instance) -> bool:
@@ -73,7 +81,9 @@ def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
     steps = [
         Step("greedy", greedy.run, share=0.1 if _large_cost(inst) else 0.25),
         Step("lptabu", tabu.run_lp_tabu, share=TABU_SHARE, when=_large_cost),
+        Step("bnb", bnb.run, share=LARGE_BNB_SHARE, when=_large_bnb),
         Step("lagrange", lagrange.run, share=LAGRANGE_SHARE, when=_lagrange_ok),
+        Step("bnb", bnb.run, share=BNB_SHARE, when=_lagrange_ok),
         Step("lptabu", tabu.run_lp_tabu, share=SMALL_TABU_SHARE, when=_lagrange_ok),
         Step("mip", exact.run_mip, share=1.0),
     ]
