@@ -1,5 +1,6 @@
-"""``auto``: greedy incumbent, then (large cost instances) ``lptabu`` or (small ones) the knapsack Lagrangian
-bound + ``lptabu``, then the HiGHS MIP warm-started from the best incumbent with everything left.
+"""``auto``: greedy incumbent, then (large cost instances) ``lptabu`` and, with one capacitated resource,
+``bnb``; or (small ones) the knapsack Lagrangian bound, ``bnb`` and ``lptabu``; then the HiGHS MIP
+warm-started from the best incumbent with everything left.
 
 Why this chain (measured, see the issue-6 report for the table and the load it was measured under):
 
@@ -19,8 +20,20 @@ Why this chain (measured, see the issue-6 report for the table and the load it w
   2.9-4.0), +0.14 % / +0.79 % with ejection chains added (load 2.6-3.5). It gets ``TABU_SHARE`` of
   the budget; the MIP, warm-started from the best incumbent, gets the rest. Measured at 10 s, load
   7-9: a 0.9 tabu share instead left c20400 at 4802 where the MIP's 40 % took it to 4790.
+* Single capacitated resource, integral costs: the Lagrangian branch and bound (:mod:`.bnb`) proves
+  what HiGHS does not. Measured at 10 s (load 0.6-1.0), Chu-Beasley A-D went from 17 to 20 of 24
+  proved (A-C all within 0.33 s; d05100 / d05200 too; the chain below with ``bnb`` in it), Yagiura
+  from 3 to 11 (e-type instances up to 20 x 400 within 7.4 s: e05200, e10100, e10200, e20200,
+  e10400 and e20400 at their best-known values, which ``best-known.csv`` lists with a lower bound one
+  below). On small instances it runs right after ``lagrange`` (``BNB_SHARE``; it needs a feasible
+  incumbent for its guesses, not a good one), and ``lptabu`` works on the primal only when it did
+  not finish; on large ones after ``lptabu`` (``LARGE_BNB_SHARE`` of what is left, the MIP the rest).
+  Its first version ran after ``lptabu`` (15 %) on small instances, with 75 % of what was left:
+  d10100 was then not proved at 10 s (the search needs 7-8.5 s alone). Chu D at 10 s with bnb first:
+  70 % for bnb and half the rest for lptabu proved 2 of 6, mean +0.300 % / max +0.824 %; 85 % and
+  half 3 of 6 (d10100 in 7.4 s), +0.270 / +0.872 %; 85 % and 90 % (now) 3 of 6, +0.244 / +0.824 %.
 * On small instances with one capacitated resource (m·n <= ``TABU_MIN_PAIRS``) the chain is greedy
-  -> lagrange -> lptabu -> mip. The Lagrangian bound (:mod:`.lagrange`, ``LAGRANGE_SHARE``) comes
+  -> lagrange -> bnb -> lptabu -> mip. The Lagrangian bound (:mod:`.lagrange`, ``LAGRANGE_SHARE``) comes
   first: it often meets the greedy incumbent (Chu-Beasley A: proved in 0.01-0.04 s), is often above
   HiGHS's dual bound at 10 s (d05100: 6350 vs 6349, best known 6353), and its multipliers let the
   MIP drop every pair whose forced-in Lagrangian bound exceeds incumbent - 1
@@ -56,16 +69,24 @@ TABU_SHARE = 0.6
 
 
 #: small instances where the Lagrangian bound applies: shares of the tabu search and of the bound
-SMALL_TABU_SHARE = 0.5
+SMALL_TABU_SHARE = 0.9
 LAGRANGE_SHARE = 0.1
 #: shares of what is left for the Lagrangian branch and bound: on small instances (before lptabu) and
 #: on large ones (after it)
-BNB_SHARE = 0.7
+BNB_SHARE = 0.85
 LARGE_BNB_SHARE = 0.5
+#: ... and at most this many seconds on small instances, so that on long budgets the primal side keeps
+#: time where the tree is out of reach (Chu d10200 / d20100 were not proved by bnb alone in 40 s, while
+#: the longest small-instance proof measured took 8.5 s, d10100)
+BNB_MAX_S = 20.0
 
 
 def _lagrange_ok(inst: Instance) -> bool:
     return inst.num_agents * inst.num_tasks <= TABU_MIN_PAIRS and lagrange.applicable(arrays(inst))
+
+
+def _small_bnb(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
+    return bnb.run(inst, budget.child(seconds=min(budget.remaining(), BNB_MAX_S)), hint)
 
 
 def _large_bnb(inst: Instance) -> bool:
@@ -83,7 +104,7 @@ def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
         Step("lptabu", tabu.run_lp_tabu, share=TABU_SHARE, when=_large_cost),
         Step("bnb", bnb.run, share=LARGE_BNB_SHARE, when=_large_bnb),
         Step("lagrange", lagrange.run, share=LAGRANGE_SHARE, when=_lagrange_ok),
-        Step("bnb", bnb.run, share=BNB_SHARE, when=_lagrange_ok),
+        Step("bnb", _small_bnb, share=BNB_SHARE, when=_lagrange_ok),
         Step("lptabu", tabu.run_lp_tabu, share=SMALL_TABU_SHARE, when=_lagrange_ok),
         Step("mip", exact.run_mip, share=1.0),
     ]

@@ -305,6 +305,13 @@ MERGE_SHARE = 0.25
 #:   (its pairs + each task's 2 best by reduced cost, 873 pairs) 20 s, also with mip_heuristic_effort
 #:   0.5: none; CP-SAT (1 worker) on the pairs of reduced cost < 1 plus its own (1,212) 20 s: none;
 #:   ``lns`` 20 s: 24463.
+#: * (2026-12-04) Starts from the knapsack Lagrangian (each task on the cheapest of the agents whose
+#:   knapsack took it, else on its smallest reduced cost), 8 s each: d40400 24432-24469 over 8 starts
+#:   (mean 24452; from x(v) 24449-24462, mean 24456), but on d60900 / d801600 no better and worse
+#:   (97271-97291 against 97225-97256): 51-52 % of the tasks uncovered or covered twice there. The
+#:   union of the knapsack solutions near the best multipliers (938 pairs with the incumbent's) as a
+#:   MIP (20 s, warm) or as the tabu candidate lists (3 x 5 s): no improvement on 24462; ``lns`` with
+#:   agent subsets related by reduced cost instead of cost (41 sub-MIPs, k up to 7, 20 s): none.
 #: * auto at 60 s with lptabu given 90 % and up to 8 searches: d40400 / d60900 24460 / 54696 (24453-24456
 #:   / 54701 with the current split): within the seed noise.
 
