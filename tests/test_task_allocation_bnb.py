@@ -3,7 +3,6 @@ proofs of published optima, valid bounds when stopped early, the budget."""
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from pathlib import Path
@@ -12,9 +11,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_task_allocation_metaheuristics import brute_force  # tests/ is on sys.path (pytest rootdir import)
 
 from instances.task_allocation import generate
-from models.task_allocation import Instance, Solution, evaluate, read_best_known, read_orlib_gap
+from models.task_allocation import evaluate, read_best_known, read_orlib_gap
 from solvers import Budget, Status, solve
 from solvers.registry import warmup
 from solvers.task_allocation import _kernels as K
@@ -25,15 +25,6 @@ from solvers.task_allocation._data import arrays
 @pytest.fixture(scope="module", autouse=True)
 def _compiled() -> None:
     warmup(["task_allocation"])
-
-
-def _enumerate(inst: Instance) -> float | None:
-    best = math.inf
-    for x in itertools.product(range(inst.num_agents), repeat=inst.num_tasks):
-        ev = evaluate(inst, Solution(x))
-        if ev.feasible:
-            best = min(best, ev.objective)
-    return None if math.isinf(best) else best
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -50,7 +41,7 @@ def test_bnb_matches_enumeration(seed: int, m: int, n: int, kind: str, tight: fl
     the search runs by guesses from the root bound) it proves the optimum. Either way the answer is
     the enumerated optimum."""
     inst = generate(seed, num_agents=m, num_tasks=n, kind=kind, tightness=tight, forbidden_fraction=0.2)
-    opt = _enumerate(inst)
+    opt = brute_force(inst)
     hint = None
     if hinted:
         hint = solve(inst, "greedy", Budget(1)).solution

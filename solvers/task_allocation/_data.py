@@ -71,3 +71,10 @@ def is_feasible(a: Arrays, assign: np.ndarray) -> bool:
         if (loads > a.cap[r]).any():
             return False
     return True
+
+
+def tiny_arrays() -> Arrays:
+    """A 2-agent, 3-task single-resource instance for compiling kernels at warm-up."""
+    cost = np.array([[1.0, 2.0, 3.0], [2.0, 1.0, 1.0]])
+    dem = np.array([[[1, 1, 1], [1, 1, 1]]], dtype=np.int64)
+    return Arrays(2, 3, False, cost, dem, np.array([[2, 2]], np.int64), np.ones((2, 3), np.bool_), ())

@@ -61,7 +61,7 @@ from solvers.registry import register
 from solvers.result import Result, Status
 from solvers.task_allocation import _kernels as K
 from solvers.task_allocation import lagrange
-from solvers.task_allocation._data import Arrays, arrays, assignment_objective, is_feasible
+from solvers.task_allocation._data import Arrays, arrays, assignment_objective, is_feasible, tiny_arrays
 
 #: subgradient steps per node evaluation (warm-started from the parent's multipliers). With a 1 s
 #: lptabu hint, 20 s limit: 10 steps proved d10100 in 8.2 s, d05200 1.3 s, c15900 6.3 s; 30 steps
@@ -278,7 +278,4 @@ def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
 
 def warmup() -> None:
     """Compile the node kernels on a 2-agent, 3-task instance."""
-    cost = np.array([[1.0, 2.0, 3.0], [2.0, 1.0, 1.0]])
-    dem = np.array([[[1, 1, 1], [1, 1, 1]]], dtype=np.int64)
-    a = Arrays(2, 3, False, cost, dem, np.array([[2, 2]], np.int64), np.ones((2, 3), np.bool_), ())
-    search(a, Budget(deterministic=True), 100.0, None, np.full(3, 2.0), 0.0, {})
+    search(tiny_arrays(), Budget(deterministic=True), 100.0, None, np.full(3, 2.0), 0.0, {})

@@ -50,7 +50,7 @@ from solvers.registry import register
 from solvers.result import Result, Status
 from solvers.task_allocation import _kernels as K
 from solvers.task_allocation import greedy
-from solvers.task_allocation._data import Arrays, arrays, assignment_objective, is_feasible
+from solvers.task_allocation._data import Arrays, arrays, assignment_objective, is_feasible, tiny_arrays
 
 #: number of cheapest agents per task that swap moves consider
 CANDIDATES = 6
@@ -233,9 +233,7 @@ def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
 
 def warmup() -> None:
     """Compile the tabu kernel on a 2-agent, 3-task instance."""
-    cost = np.array([[1.0, 2.0, 3.0], [2.0, 1.0, 1.0]])
-    dem = np.array([[[1, 1, 1], [1, 1, 1]]], dtype=np.int64)
-    a = Arrays(2, 3, False, cost, dem, np.array([[2, 2]], np.int64), np.ones((2, 3), np.bool_), ())
+    a = tiny_arrays()
     search(a, np.zeros(3, np.int64), Budget(deterministic=True))  # no time limit: the kernel must run
     search(a, np.zeros(3, np.int64), Budget(deterministic=True), cand=reduced_cost_candidates(a, a.obj))
 
