@@ -123,7 +123,7 @@ def test_bnb_declines_what_it_does_not_handle() -> None:
     span = generate(1, num_agents=3, num_tasks=8, objective="makespan")
     for inst in (two, span):
         r = solve(inst, "bnb", Budget(2))
-        assert r.solution is None and r.stats.get("skipped")
+        assert r.solution is None and r.stats.get("skipped") and "use auto or mip" in r.message
 
 
 def test_residual_fixes_single_pair_tasks_and_detects_overload() -> None:

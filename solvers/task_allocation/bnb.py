@@ -234,8 +234,14 @@ def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
     if a.orphans and not a.makespan:
         return _infeasible(a, "bnb")  # a task fits no agent
     if not applicable(a):
+        why = (
+            "bnb handles the cost objective with one capacitated resource (and knapsack tables of at most "
+            f"{lagrange.MAX_DP_WORK:,} steps); use auto or mip for this instance"
+        )
         skipped = {"skipped": True}
-        return Result(PROBLEM, Status.NO_SOLUTION, "bnb", limit=budget.limit_reason(), stats=skipped)
+        return Result(
+            PROBLEM, Status.NO_SOLUTION, "bnb", limit=budget.limit_reason(), message=why, stats=skipped
+        )
     x0 = None
     if hint is not None and len(hint.assignment) == a.n:
         h = np.asarray(hint.assignment, dtype=np.int64)
