@@ -163,3 +163,20 @@ def test_auto_proves_what_the_mip_alone_did_not(shared_data: Path, name: str) ->
     r = solve(inst, "auto", Budget(10))
     assert r.status == Status.OPTIMAL and r.objective == best
     assert r.solver == "auto(bnb)" or "branch and bound" in r.bound_source
+
+
+def test_resume_goes_on_from_the_guesses_already_proved(shared_data: Path) -> None:
+    """A first run stopped early leaves its proved guess; resume starts there (fewer rounds than a
+    fresh run to the same answer) and still proves the published optimum; forget drops it."""
+    [inst] = read_orlib_gap((shared_data / "gap/chu1997/d05100").read_text(), "d05100")
+    hint = solve(inst, "greedy", Budget(1)).solution
+    bnb.forget()
+    first = bnb.run(inst, Budget(0.3), hint)
+    assert not first.stats.get("bnb_complete") and first.bound is not None
+    again = bnb.resume(inst, Budget(30), hint)
+    fresh = bnb.run(inst, Budget(30), hint)
+    assert again.stats["bnb_complete"] and fresh.stats["bnb_complete"]
+    assert again.bound == fresh.bound == 6353
+    assert again.stats["bnb_rounds"] < fresh.stats["bnb_rounds"]
+    bnb.forget()
+    assert bnb._ROOT == {}

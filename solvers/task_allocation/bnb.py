@@ -77,6 +77,14 @@ DET_NODES = 20_000
 ROOT_SHARE = 0.2
 
 
+#: the last run's root multipliers, proved bound and root bound: id(arrays) -> (arrays, u, proved, root),
+#: so that a later run on the same instance in one chain (``auto`` runs bnb before and after lptabu on
+#: large ones, the second through :func:`resume`) goes on from the guesses already proved, and reuses
+#: the multipliers unless a better bound is known by then (e.g. lptabu's LP bound above a root from a
+#: short first run)
+_ROOT: dict[int, tuple[Arrays, np.ndarray, float, float]] = {}
+
+
 def applicable(a: Arrays) -> bool:
     return lagrange.applicable(a)
 
@@ -195,14 +203,22 @@ def _dfs(tree: _Tree, budget: Budget, u0: np.ndarray, root_bound: float) -> tupl
 
 
 def search(
-    a: Arrays, budget: Budget, ub: float, x: np.ndarray | None, u0: np.ndarray, root_bound: float, stats: dict
+    a: Arrays,
+    budget: Budget,
+    ub: float,
+    x: np.ndarray | None,
+    u0: np.ndarray,
+    root_bound: float,
+    stats: dict,
+    start: float = -math.inf,
 ) -> tuple[np.ndarray | None, float, float, bool]:
     """Branch and bound below UB ``ub`` (``x``: its assignment, if any) from root multipliers ``u0``, by
-    guesses (see the module doc). Returns (best assignment or None, its cost, proved bound, whether
-    optimality -- or, without ``x``, infeasibility -- is proved)."""
-    proved = root_bound
+    guesses (see the module doc) from max(root bound, ``start``: a bound already proved). Returns (best
+    assignment or None, its cost, proved bound, whether optimality -- or, without ``x``,
+    infeasibility -- is proved)."""
+    proved = max(root_bound, start)
     nodes = found = rounds = 0
-    guess = float(math.ceil(root_bound - 1e-6) + 1)
+    guess = float(math.ceil(proved - 1e-6) + 1)
     done = False
     while True:
         g = min(guess, ub) if x is not None else ub  # no incumbent: one plain search
@@ -226,9 +242,25 @@ def search(
     return x, ub, min(proved, ub), done
 
 
+def forget() -> None:
+    """Drop what an earlier run left for :func:`resume` (``auto`` calls it when a chain starts)."""
+    _ROOT.clear()
+
+
+def resume(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
+    """:func:`run`, going on from the guesses the last run on the same instance proved (and its
+    multipliers, unless a better bound is known by now). Only for a second run within one chain:
+    standalone runs never read what another solve left, so answers stay repeatable."""
+    return _run(inst, budget, hint, resume=True)
+
+
 @register(PROBLEM, "bnb", "exact", "Lagrangian (knapsack) branch and bound with pair fixing, depth first")
 def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
-    from solvers.task_allocation.exact import _infeasible, known_multipliers
+    return _run(inst, budget, hint, resume=False)
+
+
+def _run(inst: Instance, budget: Budget, hint: Solution | None, *, resume: bool) -> Result:
+    from solvers.task_allocation.exact import _infeasible, known_bound, known_multipliers
 
     a = arrays(inst)
     if a.orphans and not a.makespan:
@@ -253,7 +285,11 @@ def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
         ub = float(np.where(a.allowed, a.obj, -np.inf).max(axis=0).sum()) + 1
     stats: dict = {}
     known = known_multipliers(a)
-    if known is not None:
+    mine = _ROOT.get(id(a)) if resume else None
+    earlier = mine[2] if mine is not None and mine[0] is a else -math.inf
+    if mine is not None and mine[0] is a and mine[3] >= (known_bound(a) or -math.inf) - 1e-6:
+        _, u0, _, root = mine  # an earlier run's multipliers, still the best root known
+    elif known is not None:
         u0, root = known
     else:
         mus: list[np.ndarray] = []
@@ -261,7 +297,10 @@ def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
         if got is None or not mus:
             return Result(PROBLEM, Status.NO_SOLUTION, "bnb", limit=budget.limit_reason(), stats=stats)
         u0, root = mus[0], got
-    x, ub, proved, complete = search(a, budget, ub, x0, u0, root, stats)
+    # the guesses an earlier run proved stay proved (the multipliers only steer the search)
+    x, ub, proved, complete = search(a, budget, ub, x0, u0, root, stats, start=earlier)
+    _ROOT.clear()
+    _ROOT[id(a)] = (a, u0, max(earlier, proved), root)
     if x is not None and not is_feasible(a, x):  # defensive: never hand out an infeasible answer
         x = None
     if x is not None:
