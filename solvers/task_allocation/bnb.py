@@ -27,9 +27,9 @@ Branching
     bound, so the task is the one whose cheapest child has the highest bound (ties: its second
     child), and the children are explored cheapest bound first, depth first (memory: depth x m
     nodes). Measured against branching on the largest-demand task the relaxation covers 0 or 2+ times
-    (children: the relaxation's agent first, then by cost), 20 steps per node, a 1 s ``lptabu``
-    incumbent, one search below it: d05100 proved in 1.1 s (was 3.2 s), d05200 in 6.4 s (29.5 s);
-    c20200 / c10200 0.08 / 0.29 s (0.06 / 0.19 s).
+    (children: the relaxation's agent first, then by cost), 20 steps per node with step factor 1, a
+    1 s ``lptabu`` incumbent, one search below it: d05100 proved in 1.1 s (was 3.2 s), d05200 in
+    6.4 s (29.5 s); c20200 / c10200 0.08 / 0.29 s (0.06 / 0.19 s).
 Guesses
     The proof time was dominated by finding the optimum: below the 1 s incumbent 6367, d10100's
     search found 6347 after 37,653 nodes (20.6 s) and finished 1,200 nodes later. So with a feasible
@@ -65,7 +65,7 @@ from solvers.task_allocation._data import Arrays, arrays, assignment_objective, 
 
 #: subgradient steps per node evaluation (warm-started from the parent's multipliers). With a 1 s
 #: lptabu hint, 20 s limit: 10 steps proved d10100 in 8.2 s, d05200 1.3 s, c15900 6.3 s; 30 steps
-#: 11.1 / 1.9 / 3.2 s; 6 steps 10.0 / 1.2 / 10.0 s (c15900 open); e20400 was open at 20 s with all three
+#: 11.3 / 2.0 / 3.0 s; 6 steps 10.0 / 1.2 / 10.0 s (c15900 open); e20400 was open at 20 s with all three
 NODE_ITERATIONS = 10
 #: initial step factor at a node
 NODE_LAMBDA = 0.5
@@ -260,7 +260,7 @@ def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
 
 
 def _run(inst: Instance, budget: Budget, hint: Solution | None, *, resume: bool) -> Result:
-    from solvers.task_allocation.exact import _infeasible, known_bound, known_multipliers
+    from solvers.task_allocation.exact import _hint_assignment, _infeasible, known_bound, known_multipliers
 
     a = arrays(inst)
     if a.orphans and not a.makespan:
@@ -274,11 +274,9 @@ def _run(inst: Instance, budget: Budget, hint: Solution | None, *, resume: bool)
         return Result(
             PROBLEM, Status.NO_SOLUTION, "bnb", limit=budget.limit_reason(), message=why, stats=skipped
         )
-    x0 = None
-    if hint is not None and len(hint.assignment) == a.n:
-        h = np.asarray(hint.assignment, dtype=np.int64)
-        if h.min() >= 0 and h.max() < a.m and is_feasible(a, h):
-            x0 = h
+    x0 = _hint_assignment(a, hint)
+    if x0 is not None and not is_feasible(a, x0):
+        x0 = None
     if x0 is not None:
         ub = assignment_objective(a, x0)
     else:  # above every assignment's cost

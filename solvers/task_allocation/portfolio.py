@@ -21,17 +21,17 @@ Why this chain (measured, see the issue-6 report for the table and the load it w
   the budget; the MIP, warm-started from the best incumbent, gets the rest. Measured at 10 s, load
   7-9: a 0.9 tabu share instead left c20400 at 4802 where the MIP's 40 % took it to 4790.
 * Single capacitated resource, integral costs: the Lagrangian branch and bound (:mod:`.bnb`) proves
-  what HiGHS does not. Measured at 10 s (load 0.6-1.0), Chu-Beasley A-D went from 17 to 20 of 24
-  proved (A-C all within 0.33 s; d05100 / d05200 too; the chain below with ``bnb`` in it), Yagiura
-  from 3 to 11 (e-type instances up to 20 x 400 within 7.4 s: e05200, e10100, e10200, e20200,
-  e10400 and e20400 at their best-known values, which ``best-known.csv`` lists with a lower bound one
-  below). On small instances it runs right after ``lagrange`` (``BNB_SHARE``; it needs a feasible
+  what HiGHS does not. Measured at 10 s (load 0.7-1.0) with the chain as it is, Chu-Beasley A-D went
+  from 17 to 21 of 24 proved (A-C all within 0.18 s; d05100 / d05200 / d10100 in 0.6 / 1.1 / 7.1
+  s), Yagiura from 3 to 11 (e-type instances up to 20 x 400 within 1.7 s: e05200, e10100, e10200,
+  e20200, e10400 and e20400 at their best-known values, which ``best-known.csv`` lists with a lower
+  bound one below). On small instances it runs right after ``lagrange`` (``BNB_SHARE``; it needs a feasible
   incumbent for its guesses, not a good one), and ``lptabu`` works on the primal only when it did
   not finish; on large ones for ``EARLY_BNB_SHARE`` right after greedy and again after ``lptabu``
   (``LARGE_BNB_SHARE`` of what is left, the MIP the rest; the second run goes on from the guesses the
   first proved). The early run, measured at 10 s on 12 large Yagiura c/d/e instances: c20400 / c40400
-  proved in 1.7 / 0.7 s instead of 6.8 / 6.4 s, e20400 in 0.5 s instead of not at all; every other
-  answer the same (and on the eight large type-D instances at 60 s too).
+  proved in 1.5 / 0.6 s instead of 6.8 / 6.4 s, e20400 in 0.5 s instead of not at all; every other
+  answer the same but e40400's, 2 higher (and on the eight large type-D instances at 60 s the same).
   Its first version ran after ``lptabu`` (15 %) on small instances, with 75 % of what was left:
   d10100 was then not proved at 10 s (the search needs 7-8.5 s alone). Chu D at 10 s with bnb first:
   70 % for bnb and half the rest for lptabu proved 2 of 6, mean +0.300 % / max +0.824 %; 85 % and
