@@ -335,7 +335,7 @@ before = dispatchers()
 [chu] = read_orlib_gap(Path(sys.argv[1]).read_text(), "d05100")
 instances = [chu, generate(3, num_agents=4, num_tasks=30, kind="D", tightness=1.0)]
 for inst in instances:
-    for name in ("greedy", "tabu", "lptabu", "lns", "lagrange", "mip", "auto"):
+    for name in ("greedy", "tabu", "lptabu", "lns", "bnb-lns", "lagrange", "bnb", "mip", "auto"):
         solve(inst, name, Budget(0.5))
 """
 

@@ -38,7 +38,20 @@ Guesses
     proves OPT >= G, and the first round that finds one finishes with it as the incumbent, which is
     then optimal. The last guess is the hint's UB itself, so the answer is never worse than the hint.
     d10100 took 6 rounds, 13,129 nodes, 8.5 s. Without a hint one round runs below a UB above every
-    assignment's cost.
+    assignment's cost. A round stops as soon as it finds an assignment that meets the bound already
+    proved (the rest of its tree could only confirm it): d10100's last round found 6347 after 6,566 of
+    its 7,577 nodes, 4.5 of its 5.5 s.
+Giving up (``quick`` and ``resume``, for chains)
+    Each round costs a roughly constant factor more than the one before (nodes per round, d20100: 39,
+    152, 542, 1,999, 7,705, 26,544, 84,463 for guesses 6178-6184, 74 s for the last; d10200: 91, 738,
+    6,122 -- 0.1, 1.1, 10 s). So before the next round these stop when the last round's time times
+    its node growth exceeds the time left, keeping what they proved, and the chain's later steps get
+    the time; and a round that has not ended within ``ROUND_SHARE`` of the time left is the last (a
+    first round has nothing to project from).
+    ``run`` (the standalone solver) never gives up; nor does anything in deterministic mode.
+    Why proofs of Chu-Beasley d10200, d20100 and d20200 are out of reach in 10 s: the Lagrangian bound
+    is the Dantzig-Wolfe bound (column generation gives 12425.6, 6176.1, 12229.7, within 0.03 of the
+    subgradient's), 6-9 below the best known values, and each unit above it costs 3.5-10x the last.
 Bound and answer
     Every open node carries a valid bound for its subtree (its parent's, or its forced-in bound when
     higher); when the search stops early, the proved bound is the largest of the root bound, the
@@ -52,6 +65,7 @@ Bound and answer
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -75,6 +89,9 @@ MAX_ROUNDS = 3
 DET_NODES = 20_000
 #: share of the budget for the root multipliers when none are known
 ROOT_SHARE = 0.2
+#: giving up (``quick``, ``resume``): share of what is left that one round may take (a first round has
+#: nothing to project its time from: d40400's did not end in 9.6 s, c20400's ended in 0.6 s)
+ROUND_SHARE = 0.5
 
 
 #: the last run's root multipliers, proved bound and root bound: id(arrays) -> (arrays, u, proved, root),
@@ -92,8 +109,12 @@ def applicable(a: Arrays) -> bool:
 class _Tree:
     """The search state: incumbent, counters, the Lagrangian work arrays of one node."""
 
-    def __init__(self, a: Arrays, ub: float, x: np.ndarray | None) -> None:
+    def __init__(self, a: Arrays, ub: float, x: np.ndarray | None, floor: float = -math.inf) -> None:
         self.a = a
+        #: a proved lower bound on every assignment: an incumbent that meets it is optimal, the search
+        #: closes (``closed``) instead of exhausting the rest of the tree
+        self.floor = floor
+        self.closed = False
         self.cost = a.obj
         self.dem = np.ascontiguousarray(a.dem[0])
         self.cap = a.cap[0].astype(np.int64)
@@ -114,6 +135,7 @@ class _Tree:
         if v < self.ub and is_feasible(self.a, assign):
             self.ub, self.x = v, assign.copy()
             self.found += 1
+            self.closed = math.isfinite(self.floor) and v <= math.ceil(self.floor - 1e-6)
             budget.report("bnb", v, None, Solution.from_array(assign))
 
     def evaluate(self, allowed: np.ndarray, u: np.ndarray, budget: Budget) -> tuple[float, np.ndarray]:
@@ -176,14 +198,21 @@ class _Tree:
         return j, order
 
 
-def _dfs(tree: _Tree, budget: Budget, u0: np.ndarray, root_bound: float) -> tuple[bool, float]:
-    """Depth-first search below ``tree.ub`` from root multipliers ``u0``; returns (whether the tree was
-    exhausted, the smallest bound among the open nodes, +inf when none is left)."""
+def _dfs(
+    tree: _Tree, budget: Budget, u0: np.ndarray, root_bound: float, node_limit: int | None = None
+) -> tuple[bool, float]:
+    """Depth-first search below ``tree.ub`` from root multipliers ``u0`` (at most ``node_limit`` nodes);
+    returns (whether the tree was exhausted -- or closed by an incumbent at ``tree.floor`` --, the
+    smallest bound among the open nodes, +inf when none is left)."""
     stack: list[tuple[np.ndarray, np.ndarray, float]] = [
         (tree.a.allowed.copy(), u0.astype(np.float64), root_bound)
     ]
+    if node_limit is None and budget.deterministic:
+        node_limit = DET_NODES
     while stack:
-        if budget.should_stop() or (budget.deterministic and tree.nodes >= DET_NODES):
+        if tree.closed:
+            return True, math.inf
+        if budget.should_stop() or (node_limit is not None and tree.nodes >= node_limit):
             break
         allowed, u, parent = stack.pop()
         if parent > tree.ub - 1 + 1e-6 * max(1.0, abs(tree.ub)):
@@ -199,6 +228,8 @@ def _dfs(tree: _Tree, budget: Budget, u0: np.ndarray, root_bound: float) -> tupl
             child[:, j] = False
             child[i, j] = True
             stack.append((child, u, max(bound, float(tree.one[i, j]))))
+    if tree.closed:
+        return True, math.inf
     return not stack, min((p for _, _, p in stack), default=math.inf)
 
 
@@ -211,19 +242,28 @@ def search(
     root_bound: float,
     stats: dict,
     start: float = -math.inf,
+    give_up: bool = False,
 ) -> tuple[np.ndarray | None, float, float, bool]:
     """Branch and bound below UB ``ub`` (``x``: its assignment, if any) from root multipliers ``u0``, by
-    guesses (see the module doc) from max(root bound, ``start``: a bound already proved). Returns (best
-    assignment or None, its cost, proved bound, whether optimality -- or, without ``x``,
-    infeasibility -- is proved)."""
+    guesses (see the module doc) from max(root bound, ``start``: a bound already proved). With
+    ``give_up`` it stops before a round that, projected from the last one, would not end within the
+    budget (see the module doc). Returns (best assignment or None, its cost, proved bound, whether
+    optimality -- or, without ``x``, infeasibility -- is proved)."""
     proved = max(root_bound, start)
     nodes = found = rounds = 0
     guess = float(math.ceil(proved - 1e-6) + 1)
-    done = False
+    done = gave_up = False
+    last: tuple[int, float] | None = None  # (nodes, seconds) of the last complete round
     while True:
         g = min(guess, ub) if x is not None else ub  # no incumbent: one plain search
-        tree = _Tree(a, g, x if g >= ub else None)
-        complete, open_min = _dfs(tree, budget, u0, root_bound)
+        tree = _Tree(a, g, x if g >= ub else None, floor=proved)
+        t = time.perf_counter()
+        # giving up: a round that is not done with ROUND_SHARE of the time left is the last one
+        capped = give_up and not budget.deterministic
+        complete, open_min = _dfs(
+            tree, budget.child(fraction=ROUND_SHARE) if capped else budget, u0, root_bound
+        )
+        spent = time.perf_counter() - t
         rounds += 1
         nodes += tree.nodes
         found += tree.found
@@ -235,11 +275,39 @@ def search(
         if complete:
             proved = max(proved, g)  # no solution below the guess
             guess = g + 1.0
+            if give_up and last is not None and g + 1.0 <= ub:
+                growth = tree.nodes / max(last[0], 1)
+                if spent * growth > budget.remaining():
+                    gave_up = True
+                    break
+            last = (tree.nodes, spent)
             continue
         proved = max(proved, min(tree.ub, open_min))
+        gave_up = capped and not budget.should_stop()
         break
     stats.update(bnb_nodes=nodes, bnb_rounds=rounds, bnb_incumbents=found, bnb_complete=done)
+    if gave_up:
+        stats["bnb_gave_up"] = True
     return x, ub, min(proved, ub), done
+
+
+def improve(
+    a: Arrays, x: np.ndarray, budget: Budget, node_limit: int, root_s: float
+) -> tuple[np.ndarray | None, bool]:
+    """Look for an assignment cheaper than the feasible ``x``: root multipliers by subgradient (at most
+    ``root_s`` seconds), then a depth-first search below x's cost of at most ``node_limit`` nodes.
+    Returns (the cheapest assignment found or None, whether the root bound alone shows that x is
+    optimal on these pairs) -- the sub-solver of :func:`.lns.search_bnb`."""
+    ub = assignment_objective(a, x)
+    mus: list[np.ndarray] = []
+    root = lagrange.lagrangian_bound(a, budget.child(seconds=min(root_s, budget.remaining())), ub, None, mus)
+    if root is None or not mus:
+        return None, False
+    if root > ub - 1 + 1e-6 * max(1.0, abs(ub)):
+        return None, True  # integral costs: nothing below ub on these pairs
+    tree = _Tree(a, ub, x, floor=root)
+    _dfs(tree, budget, mus[0], root, node_limit)
+    return (tree.x if tree.ub < ub else None), False
 
 
 def forget() -> None:
@@ -248,18 +316,25 @@ def forget() -> None:
 
 
 def resume(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
-    """:func:`run`, going on from the guesses the last run on the same instance proved (and its
+    """:func:`quick`, going on from the guesses the last run on the same instance proved (and its
     multipliers, unless a better bound is known by now). Only for a second run within one chain:
     standalone runs never read what another solve left, so answers stay repeatable."""
-    return _run(inst, budget, hint, resume=True)
+    return _run(inst, budget, hint, resume=True, give_up=True)
+
+
+def quick(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
+    """:func:`run` that gives up (returning what it proved) as soon as the next guess round, projected
+    from the last one, would not end within the budget -- for chains where later steps can use the
+    time (not in deterministic mode, where the rounds' times would make the answer vary)."""
+    return _run(inst, budget, hint, resume=False, give_up=True)
 
 
 @register(PROBLEM, "bnb", "exact", "Lagrangian (knapsack) branch and bound with pair fixing, depth first")
 def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
-    return _run(inst, budget, hint, resume=False)
+    return _run(inst, budget, hint, resume=False, give_up=False)
 
 
-def _run(inst: Instance, budget: Budget, hint: Solution | None, *, resume: bool) -> Result:
+def _run(inst: Instance, budget: Budget, hint: Solution | None, *, resume: bool, give_up: bool) -> Result:
     from solvers.task_allocation.exact import _hint_assignment, _infeasible, known_bound, known_multipliers
 
     a = arrays(inst)
@@ -296,7 +371,8 @@ def _run(inst: Instance, budget: Budget, hint: Solution | None, *, resume: bool)
             return Result(PROBLEM, Status.NO_SOLUTION, "bnb", limit=budget.limit_reason(), stats=stats)
         u0, root = mus[0], got
     # the guesses an earlier run proved stay proved (the multipliers only steer the search)
-    x, ub, proved, complete = search(a, budget, ub, x0, u0, root, stats, start=earlier)
+    give_up = give_up and not budget.deterministic
+    x, ub, proved, complete = search(a, budget, ub, x0, u0, root, stats, start=earlier, give_up=give_up)
     _ROOT.clear()
     _ROOT[id(a)] = (a, u0, max(earlier, proved), root)
     if x is not None and not is_feasible(a, x):  # defensive: never hand out an infeasible answer

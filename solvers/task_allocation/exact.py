@@ -59,6 +59,14 @@ def remember_lp(a: Arrays, z: float, rc: np.ndarray) -> None:
     _LP_CACHE[id(a)] = (a, z, rc)
 
 
+def known_lp(a: Arrays) -> tuple[float, np.ndarray] | None:
+    """The LP bound and reduced costs :func:`remember_lp` kept for these arrays, or None."""
+    lp = _LP_CACHE.get(id(a))
+    if lp is not None and lp[0] is a:
+        return lp[1], lp[2]
+    return None
+
+
 #: the last Lagrangian bound found by ``lagrange``: id(arrays) -> (arrays, u, bound)
 _LAG_CACHE: dict[int, tuple[Arrays, np.ndarray, float]] = {}
 
