@@ -1,6 +1,7 @@
 """``auto``: greedy incumbent, then (large cost instances) ``lptabu`` with, given one capacitated
-resource, ``bnb`` before and after it; or (small ones) the knapsack Lagrangian bound, ``bnb`` and
-``lptabu``; then the HiGHS MIP warm-started from the best incumbent with everything left.
+resource, ``bnb`` before it and ``bnb-lns`` and ``bnb`` after it; or (small ones) the knapsack
+Lagrangian bound, ``bnb`` and ``lptabu``; then the HiGHS MIP warm-started from the best incumbent
+with everything left.
 
 Why this chain (measured, see the issue-6 report for the table and the load it was measured under):
 
@@ -36,6 +37,25 @@ Why this chain (measured, see the issue-6 report for the table and the load it w
   d10100 was then not proved at 10 s (the search needs 7-8.5 s alone). Chu D at 10 s with bnb first:
   70 % for bnb and half the rest for lptabu proved 2 of 6, mean +0.300 % / max +0.824 %; 85 % and
   half 3 of 6 (d10100 in 7.4 s), +0.270 / +0.872 %; 85 % and 90 % (now) 3 of 6, +0.244 / +0.824 %.
+* Large instances with one capacitated resource: greedy -> ``bnb`` (:func:`.bnb.quick`,
+  ``EARLY_BNB_SHARE``) -> ``lptabu`` (``LARGE_TABU_SHARE``) -> ``bnb-lns`` (``LNS_SHARE``) -> ``bnb``
+  (:func:`.bnb.resume`) -> mip. Both bnb runs give up on rounds they cannot finish, so on type D,
+  where no round past the root ends (d40400: the first took more than 9.6 s), the time goes to the
+  primal side: the early run used all of its 12 s of a 60 s budget before, 7.2 s now (of it 2.4 s
+  for the root multipliers, whose bound is the one reported). ``bnb-lns`` (:mod:`.lns`) re-solves
+  neighbourhoods of related agents on a reduced-cost core with the branch and bound, which packs
+  agents to capacity where tabu search does not: d40400 at 60 s went from 24450-24462 (lptabu given
+  more time, and the merge MIP) to 24424 (steps: lptabu 21.6 s -> 24451, bnb-lns 19.8 s -> 24424).
+  lptabu comes first because bnb-lns needs its LP reduced costs and a good start; measured on
+  d40400, an 8 s lptabu start then 40 s of bnb-lns ended 24417-24431, a 27 s start then 25 s
+  24441: bnb-lns keeps improving where one tabu search has stopped. But type E gains more from
+  lptabu's several searches and merge MIP: at 60 s, lptabu 0.3 and bnb-lns 0.85 of what each finds
+  left gave d40400 / d60900 / e40400 / e801600 / c60900 24423 / 54658 / 44647 / 176958 / 9331,
+  lptabu 0.45 and bnb-lns 0.75 24431 / 54673 / 44606 / 176904 / 9330, and 0.45 and 0.9 (now)
+  24427 / 54666 / 44606 / 176904 / 9330 (the MIP and the second bnb get the rest; neither changed an
+  answer on these). bnb-lns runs wherever there is one capacitated resource, also where ``bnb``'s
+  whole-instance tables are too large (d60900, the 1,600-task instances): d801600 at 60 s went from
+  97269 (lptabu, then 24 s of MIP) to 97219. The figures for the whole set are in the README.
 * On small instances with one capacitated resource (m·n <= ``TABU_MIN_PAIRS``) the chain is greedy
   -> lagrange -> bnb -> lptabu -> mip. The Lagrangian bound (:mod:`.lagrange`, ``LAGRANGE_SHARE``) comes
   first: it often meets the greedy incumbent (Chu-Beasley A: proved in 0.01-0.04 s), is often above
@@ -63,13 +83,16 @@ from solvers.budget import Budget
 from solvers.portfolio import Step, run_portfolio
 from solvers.registry import register
 from solvers.result import Result
-from solvers.task_allocation import bnb, exact, greedy, lagrange, tabu
+from solvers.task_allocation import bnb, exact, greedy, lagrange, lns, tabu
 from solvers.task_allocation._data import arrays
 
 #: instances with more (agent, task) pairs than this get a tabu phase before the MIP
 TABU_MIN_PAIRS = 4000
-#: share of the remaining budget the tabu phase may use
+#: share of the remaining budget the tabu phase may use (several resources; with one, the lptabu share
+#: before bnb-lns, and bnb-lns's share of what is left after it)
 TABU_SHARE = 0.6
+LARGE_TABU_SHARE = 0.45
+LNS_SHARE = 0.9
 
 
 #: small instances where the Lagrangian bound applies: shares of the tabu search and of the bound
@@ -98,6 +121,14 @@ def _large_bnb(inst: Instance) -> bool:
     return _large_cost(inst) and bnb.applicable(arrays(inst))
 
 
+def _large_lns(inst: Instance) -> bool:
+    return _large_cost(inst) and lns.bnb_lns_applicable(arrays(inst))
+
+
+def _large_other(inst: Instance) -> bool:
+    return _large_cost(inst) and not lns.bnb_lns_applicable(arrays(inst))
+
+
 def _large_cost(inst: Instance) -> bool:
     return inst.objective == "cost" and inst.num_agents * inst.num_tasks > TABU_MIN_PAIRS
 
@@ -106,8 +137,10 @@ def _large_cost(inst: Instance) -> bool:
 def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
     steps = [
         Step("greedy", greedy.run, share=0.1 if _large_cost(inst) else 0.25),
-        Step("bnb-early", bnb.run, share=EARLY_BNB_SHARE, when=_large_bnb),
-        Step("lptabu", tabu.run_lp_tabu, share=TABU_SHARE, when=_large_cost),
+        Step("bnb-early", bnb.quick, share=EARLY_BNB_SHARE, when=_large_bnb),
+        Step("lptabu", tabu.run_lp_tabu, share=TABU_SHARE, when=_large_other),
+        Step("lptabu", tabu.run_lp_tabu, share=LARGE_TABU_SHARE, when=_large_lns),
+        Step("bnb-lns", lns.run_bnb_lns, share=LNS_SHARE, when=_large_lns),
         Step("bnb", bnb.resume, share=LARGE_BNB_SHARE, when=_large_bnb),
         Step("lagrange", lagrange.run, share=LAGRANGE_SHARE, when=_lagrange_ok),
         Step("bnb", _small_bnb, share=BNB_SHARE, when=_lagrange_ok),
