@@ -40,6 +40,13 @@ The makespan objective is passed to ``tabu`` (which hands it to ``greedy``).
       per agent) within [``K_MIN``, ``K_MAX``].
     * A neighbourhood already searched is skipped until one of its agents' task sets changes (agent
       versions); the search ends when ``IDLE_DRAWS`` x m draws in a row hit searched ones.
+    * Up to ``WHOLE_MAX_TASKS`` tasks (or when k reaches m) the one neighbourhood is the whole
+      instance; cores of ``WHOLE_CORE_SIZES`` pairs per task take turns, each searched for
+      ``WHOLE_NODES`` nodes (different cores lead the depth-first search to different assignments).
+      Prototyped with an
+      8 s search after 1 s of lptabu on Chu-Beasley d10200 / d20100 / d20200: 12433-12437 /
+      6195-6215 / 12260-12267 over four settings of cores and node limits, where lptabu alone
+      ends at 12450 / 6228-6242 / 12287-12291 however long it runs.
 
     Measured on d40400 from an 8 s lptabu start (24450-24462), 40 s, k = 8, at load 1.0: core by
     threshold 2 (1,900 pairs) 24428 / 24433 with relatedness noise 0.5 and no memory, 24424 / 24426
@@ -159,17 +166,20 @@ def search(a: Arrays, x: np.ndarray, budget: Budget, stats: dict) -> np.ndarray:
     return x
 
 
+def _feasible_hint(a: Arrays, hint: Solution | None) -> np.ndarray | None:
+    from solvers.task_allocation.exact import _hint_assignment
+
+    x = _hint_assignment(a, hint)
+    return x if x is not None and is_feasible(a, x) else None
+
+
 @register(PROBLEM, "lns", "heuristic", "tabu incumbent, then exact HiGHS re-optimisation of agent subsets")
 def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
     a = arrays(inst)
     if a.orphans or a.makespan:
         return tabu.run(inst, budget, hint).with_(solver="lns")
     stats: dict = {}
-    x = None
-    if hint is not None and len(hint.assignment) == a.n:
-        h = np.asarray(hint.assignment, dtype=np.int64)
-        if is_feasible(a, h):
-            x = h
+    x = _feasible_hint(a, hint)
     if x is None:
         x = tabu.improve(inst, budget.child(fraction=0.2), hint, stats)
     if x is not None and not budget.should_stop():
@@ -195,6 +205,12 @@ SUB_NODES = 1000
 SUB_ROOT_S = 0.2
 IDLE_DRAWS = 20
 DET_BNB_ITERATIONS = 40
+#: instances of at most this many tasks are one neighbourhood, the whole instance; then the core sizes
+#: (pairs per task) that take turns, and the nodes and root seconds of each search
+WHOLE_MAX_TASKS = 200
+WHOLE_CORE_SIZES = (3.0, 5.0, 2.0, 7.0)
+WHOLE_NODES = 3000
+WHOLE_ROOT_S = 0.5
 
 
 def bnb_lns_applicable(a: Arrays) -> bool:
@@ -236,18 +252,22 @@ def search_bnb(a: Arrays, x: np.ndarray, rc: np.ndarray, budget: Budget, stats: 
 
     x = x.copy()
     rng = np.random.default_rng(budget.seed)
-    core = core_pairs(a, rc)
     k = int(min(a.m, max(K_MIN, min(K_MAX, round(TARGET_TASKS * a.m / max(a.n, 1))))))
+    whole = k >= a.m or a.n <= WHOLE_MAX_TASKS  # one neighbourhood, the whole instance: cores take turns
+    cores = [core_pairs(a, rc, size) for size in (WHOLE_CORE_SIZES if whole else (CORE_PAIRS_PER_TASK,))]
+    nodes, root_s = (WHOLE_NODES, WHOLE_ROOT_S) if whole else (SUB_NODES, SUB_ROOT_S)
     version = np.zeros(a.m, np.int64)
-    searched: set[tuple[tuple[int, int], ...]] = set()
+    searched: set[tuple[int, tuple[tuple[int, int], ...]]] = set()
     cur = assignment_objective(a, x)
     draws = tried = at_root = improvements = idle = 0
     while not budget.should_stop() and idle < IDLE_DRAWS * a.m:
         if budget.deterministic and tried >= DET_BNB_ITERATIONS:
             break
+        turn = draws % len(cores)
+        core = cores[turn]
         draws += 1
-        agents = _related_agents(core, x, k, rng)
-        key = tuple((int(i), int(version[i])) for i in agents)
+        agents = np.arange(a.m, dtype=np.int64) if whole else _related_agents(core, x, k, rng)
+        key = (turn, tuple((int(i), int(version[i])) for i in agents))
         if key in searched:
             idle += 1
             continue
@@ -261,7 +281,7 @@ def search_bnb(a: Arrays, x: np.ndarray, rc: np.ndarray, budget: Budget, stats: 
         mask[x, np.arange(a.n)] = True  # the incumbent's pairs: the sub-assignment stays a solution
         sub = _subproblem(replace(a, allowed=mask), agents, tasks)
         local = np.searchsorted(agents, x[tasks])
-        y, optimal = bnb.improve(sub, local, budget, SUB_NODES, SUB_ROOT_S)
+        y, optimal = bnb.improve(sub, local, budget, nodes, root_s)
         at_root += optimal
         if y is None:
             continue
@@ -280,7 +300,8 @@ def search_bnb(a: Arrays, x: np.ndarray, rc: np.ndarray, budget: Budget, stats: 
         bnb_lns_optimal_at_root=at_root,
         bnb_lns_improvements=improvements,
         bnb_lns_k=k,
-        bnb_lns_core_pairs=int(core.sum()),
+        bnb_lns_whole=whole,
+        bnb_lns_core_pairs=int(cores[0].sum()),
     )
     return x
 
@@ -296,11 +317,7 @@ def run_bnb_lns(inst: Instance, budget: Budget, hint: Solution | None = None) ->
     if not bnb_lns_applicable(a):
         return run(inst, budget, hint).with_(solver="bnb-lns")
     stats: dict = {}
-    x = None
-    if hint is not None and len(hint.assignment) == a.n:
-        h = np.asarray(hint.assignment, dtype=np.int64)
-        if is_feasible(a, h):
-            x = h
+    x = _feasible_hint(a, hint)
     bound = None
     if x is None:
         first = tabu.run_lp_tabu(inst, budget.child(fraction=1 / 3), hint)

@@ -36,7 +36,9 @@ Why this chain (measured, see the issue-6 report for the table and the load it w
   Its first version ran after ``lptabu`` (15 %) on small instances, with 75 % of what was left:
   d10100 was then not proved at 10 s (the search needs 7-8.5 s alone). Chu D at 10 s with bnb first:
   70 % for bnb and half the rest for lptabu proved 2 of 6, mean +0.300 % / max +0.824 %; 85 % and
-  half 3 of 6 (d10100 in 7.4 s), +0.270 / +0.872 %; 85 % and 90 % (now) 3 of 6, +0.244 / +0.824 %.
+  half 3 of 6 (d10100 in 7.4 s), +0.270 / +0.872 %; 85 % and 90 % 3 of 6, +0.244 / +0.824 %. Since
+  a round closes at an assignment that meets the proved bound, d10100 needs about 5.5 s of bnb, so
+  bnb now gets 70 % and ``bnb-lns`` searches the whole instance after lptabu (below).
 * Large instances with one capacitated resource: greedy -> ``bnb`` (:func:`.bnb.quick`,
   ``EARLY_BNB_SHARE``) -> ``lptabu`` (``LARGE_TABU_SHARE``) -> ``bnb-lns`` (``LNS_SHARE``) -> ``bnb``
   (:func:`.bnb.resume`) -> mip. Both bnb runs give up on rounds they cannot finish, so on type D,
@@ -56,21 +58,24 @@ Why this chain (measured, see the issue-6 report for the table and the load it w
   answer on these). bnb-lns runs wherever there is one capacitated resource, also where ``bnb``'s
   whole-instance tables are too large (d60900, the 1,600-task instances): d801600 at 60 s went from
   97269 (lptabu, then 24 s of MIP) to 97219. The figures for the whole set are in the README.
-* On small instances with one capacitated resource (m·n <= ``TABU_MIN_PAIRS``) the chain is greedy
-  -> lagrange -> bnb -> lptabu -> mip. The Lagrangian bound (:mod:`.lagrange`, ``LAGRANGE_SHARE``) comes
-  first: it often meets the greedy incumbent (Chu-Beasley A: proved in 0.01-0.04 s), is often above
-  HiGHS's dual bound at 10 s (d05100: 6350 vs 6349, best known 6353), and its multipliers let the
-  MIP drop every pair whose forced-in Lagrangian bound exceeds incumbent - 1
-  (:func:`.lagrange.fixing_mask`; c10200 at incumbent 2808: 409 of 2,000 pairs left). The tabu
-  search (``SMALL_TABU_SHARE``, stopping at that bound: b10100 proved in 0.3 s) hands the MIP a
-  better incumbent (1.5 s on Chu b05200, b10200, c05200, c10200, c20200: 0.2-0.5 % above best known,
-  greedy 1.6-3.6 %; measured at load 7). It is ``lptabu`` (the capacity-Lagrangian start and
-  candidate lists) rather than ``tabu``: 3 s of each on Yagiura e20100 / e20200 / e10100 / d10400
-  ended +0.57 / +0.17 / +0.18 / +0.10 % against +2.26 / +2.46 / +0.43 / +0.90 % (load 2.8), and
-  Chu-Beasley at 10 s went from 14 to 15 of 24 proved, type D mean +0.79 % -> +0.45 % (gap1-12: 60
-  of 60 proved either way; both runs side by side at load 2.6-4.9). Splitting the MIP in two runs
-  instead was measured worse: at load 5 HiGHS found nothing better than greedy within 5 s on c05200
-  / c20200 / b05200, which it finds in 8 s.
+* On small instances with one capacitated resource (m·n <= ``TABU_MIN_PAIRS``) the chain is greedy ->
+  lagrange -> bnb -> lptabu -> bnb-lns -> mip. bnb-lns (``SMALL_LNS_SHARE``) searches the whole instance
+  there, its reduced-cost cores taking turns; Chu-Beasley D at 10 s (d10100 still proved, in 5.8-6.6 s): bnb
+  85 % then lptabu 90 % ended d10200 / d20100 / d20200 at 12454 / 6244 / 12299, mean +0.258 %; bnb 70 %,
+  lptabu 50 % and bnb-lns 90 % at 12446 / 6211 / 12282, +0.135 % (lptabu 30 %: 12445 / 6222 / 12277). The
+  best known 12432 / 6190 / 12238 are still not reached. The Lagrangian bound (:mod:`.lagrange`,
+  ``LAGRANGE_SHARE``) comes first: it often meets the greedy incumbent (Chu-Beasley A: proved in 0.01-0.04
+  s), is often above HiGHS's dual bound at 10 s (d05100: 6350 vs 6349, best known 6353), and its multipliers
+  let the MIP drop every pair whose forced-in Lagrangian bound exceeds incumbent - 1
+  (:func:`.lagrange.fixing_mask`; c10200 at incumbent 2808: 409 of 2,000 pairs left). The tabu search
+  (``SMALL_TABU_SHARE``, stopping at that bound: b10100 proved in 0.3 s) hands the MIP a better incumbent
+  (1.5 s on Chu b05200, b10200, c05200, c10200, c20200: 0.2-0.5 % above best known, greedy 1.6-3.6 %;
+  measured at load 7). It is ``lptabu`` (the capacity-Lagrangian start and candidate lists) rather than
+  ``tabu``: 3 s of each on Yagiura e20100 / e20200 / e10100 / d10400 ended +0.57 / +0.17 / +0.18 / +0.10 %
+  against +2.26 / +2.46 / +0.43 / +0.90 % (load 2.8), and Chu-Beasley at 10 s went from 14 to 15 of 24
+  proved, type D mean +0.79 % -> +0.45 % (gap1-12: 60 of 60 proved either way; both runs side by side at
+  load 2.6-4.9). Splitting the MIP in two runs instead was measured worse: at load 5 HiGHS found nothing
+  better than greedy within 5 s on c05200 / c20200 / b05200, which it finds in 8 s.
 
 The makespan objective follows the same chain (tabu hands makespan instances to greedy, so on them
 the step is skipped).
@@ -96,11 +101,12 @@ LNS_SHARE = 0.9
 
 
 #: small instances where the Lagrangian bound applies: shares of the tabu search and of the bound
-SMALL_TABU_SHARE = 0.9
+SMALL_TABU_SHARE = 0.5
+SMALL_LNS_SHARE = 0.9
 LAGRANGE_SHARE = 0.1
 #: shares of what is left for the Lagrangian branch and bound: on small instances (before lptabu) and
 #: on large ones (after it)
-BNB_SHARE = 0.85
+BNB_SHARE = 0.7
 LARGE_BNB_SHARE = 0.5
 EARLY_BNB_SHARE = 0.2
 #: ... and at most this many seconds on small instances, so that on long budgets the primal side keeps
@@ -145,6 +151,7 @@ def run(inst: Instance, budget: Budget, hint: Solution | None = None) -> Result:
         Step("lagrange", lagrange.run, share=LAGRANGE_SHARE, when=_lagrange_ok),
         Step("bnb", _small_bnb, share=BNB_SHARE, when=_lagrange_ok),
         Step("lptabu", tabu.run_lp_tabu, share=SMALL_TABU_SHARE, when=_lagrange_ok),
+        Step("bnb-lns", lns.run_bnb_lns, share=SMALL_LNS_SHARE, when=_lagrange_ok),
         Step("mip", exact.run_mip, share=1.0),
     ]
     bnb.forget()  # the second large-instance bnb resumes only from this chain's first
